@@ -1,0 +1,312 @@
+//! The database seam: one small trait with a Spin implementation (wasm) and a rusqlite one (native tests,
+//! benches). Every open sets the per-connection PRAGMAs and applies pending migrations.
+
+use crate::error::ApiError;
+
+/// A SQLite value, as both Spin's interface and rusqlite carry it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Integer(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Integer(v as i64)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// The rows a statement returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// One row with access by column name.
+pub struct Row<'a> {
+    columns: &'a [String],
+    values: &'a [Value],
+}
+
+impl Rows {
+    /// Iterates the rows with access by column name.
+    pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
+        self.rows.iter().map(|values| Row { columns: &self.columns, values })
+    }
+
+    /// The first row, if any.
+    pub fn first(&self) -> Option<Row<'_>> {
+        self.iter().next()
+    }
+}
+
+impl Row<'_> {
+    /// The value of a column; `Null` when the column is absent.
+    pub fn value(&self, column: &str) -> &Value {
+        self.columns.iter().position(|c| c == column).map_or(&Value::Null, |i| &self.values[i])
+    }
+
+    pub fn int(&self, column: &str) -> i64 {
+        match self.value(column) {
+            Value::Integer(v) => *v,
+            Value::Real(v) => *v as i64,
+            _ => 0,
+        }
+    }
+
+    pub fn opt_int(&self, column: &str) -> Option<i64> {
+        match self.value(column) {
+            Value::Null => None,
+            _ => Some(self.int(column)),
+        }
+    }
+
+    pub fn bool(&self, column: &str) -> bool {
+        self.int(column) != 0
+    }
+
+    pub fn text(&self, column: &str) -> String {
+        self.opt_text(column).unwrap_or_default()
+    }
+
+    pub fn opt_text(&self, column: &str) -> Option<String> {
+        match self.value(column) {
+            Value::Text(v) => Some(v.clone()),
+            Value::Blob(v) => Some(String::from_utf8_lossy(v).into_owned()),
+            Value::Integer(v) => Some(v.to_string()),
+            Value::Real(v) => Some(v.to_string()),
+            Value::Null => None,
+        }
+    }
+
+    /// The row as a JSON object (integers, reals, text; blobs as text; NULL as null).
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.columns.iter().zip(self.values).map(|(c, v)| (c.clone(), value_to_json(v))).collect()
+    }
+}
+
+/// A value as JSON.
+pub fn value_to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Integer(v) => (*v).into(),
+        Value::Real(v) => (*v).into(),
+        Value::Text(v) => v.clone().into(),
+        Value::Blob(v) => String::from_utf8_lossy(v).into_owned().into(),
+    }
+}
+
+/// Why a statement failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DbError {
+    /// The component was not granted this database (Spin's `access-denied`) or it does not exist.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A UNIQUE / foreign-key / CHECK constraint refused the write.
+    #[error("constraint violated: {0}")]
+    Constraint(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Unavailable(_) => ApiError::Unavailable("the database is unavailable".into()),
+            DbError::Constraint(cause) | DbError::Other(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+/// Classifies a SQLite error message from either implementation.
+pub(crate) fn classify(message: String) -> DbError {
+    if message.contains("constraint failed") { DbError::Constraint(message) } else { DbError::Other(message) }
+}
+
+/// A connection to the shared database.
+pub trait Db {
+    /// Runs one statement with bound parameters and returns its rows (empty for writes without RETURNING).
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError>;
+}
+
+/// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back when it fails.
+pub fn transaction<T, E: From<DbError>>(db: &dyn Db, work: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    db.execute("BEGIN IMMEDIATE", &[])?;
+    match work() {
+        Ok(value) => {
+            if let Err(error) = db.execute("COMMIT", &[]) {
+                let _ = db.execute("ROLLBACK", &[]);
+                return Err(error.into());
+            }
+            Ok(value)
+        }
+        Err(error) => {
+            let _ = db.execute("ROLLBACK", &[]);
+            Err(error)
+        }
+    }
+}
+
+/// PRAGMAs every connection needs: Spin opens a fresh connection with defaults.
+const CONNECTION_PRAGMAS: [&str; 3] =
+    ["PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL"];
+
+/// Applies the per-connection PRAGMAs and any pending migrations.
+pub fn prepare(db: &dyn Db) -> Result<(), DbError> {
+    for pragma in CONNECTION_PRAGMAS {
+        db.execute(pragma, &[])?;
+    }
+    crate::migrate::migrate(db)
+}
+
+#[cfg(target_arch = "wasm32")]
+pub use spin_db::SpinDb;
+
+#[cfg(target_arch = "wasm32")]
+mod spin_db {
+    use super::{Db, DbError, Rows, Value};
+    use spin_sdk::sqlite;
+
+    /// The Spin `fermyon:spin/sqlite@2.0.0` connection to the `default` database.
+    pub struct SpinDb(sqlite::Connection);
+
+    impl SpinDb {
+        /// Opens the `default` database, sets PRAGMAs and migrates.
+        pub fn open() -> Result<Self, DbError> {
+            let connection = sqlite::Connection::open_default().map_err(|e| match e {
+                sqlite::Error::AccessDenied | sqlite::Error::NoSuchDatabase => DbError::Unavailable(e.to_string()),
+                other => DbError::Other(other.to_string()),
+            })?;
+            let db = SpinDb(connection);
+            super::prepare(&db)?;
+            Ok(db)
+        }
+    }
+
+    impl Db for SpinDb {
+        fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+            let params: Vec<sqlite::Value> = params.iter().map(to_spin).collect();
+            let result = self.0.execute(sql, &params).map_err(|e| match e {
+                sqlite::Error::Io(message) => super::classify(message),
+                other => DbError::Other(other.to_string()),
+            })?;
+            Ok(Rows {
+                columns: result.columns,
+                rows: result.rows.into_iter().map(|row| row.values.into_iter().map(from_spin).collect()).collect(),
+            })
+        }
+    }
+
+    fn to_spin(value: &Value) -> sqlite::Value {
+        match value {
+            Value::Null => sqlite::Value::Null,
+            Value::Integer(v) => sqlite::Value::Integer(*v),
+            Value::Real(v) => sqlite::Value::Real(*v),
+            Value::Text(v) => sqlite::Value::Text(v.clone()),
+            Value::Blob(v) => sqlite::Value::Blob(v.clone()),
+        }
+    }
+
+    fn from_spin(value: sqlite::Value) -> Value {
+        match value {
+            sqlite::Value::Null => Value::Null,
+            sqlite::Value::Integer(v) => Value::Integer(v),
+            sqlite::Value::Real(v) => Value::Real(v),
+            sqlite::Value::Text(v) => Value::Text(v),
+            sqlite::Value::Blob(v) => Value::Blob(v),
+        }
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::NativeDb;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use super::{Db, DbError, Rows, Value};
+    use rusqlite::types::ValueRef;
+
+    /// A rusqlite connection: used by native tests and the benchmark floor.
+    pub struct NativeDb(rusqlite::Connection);
+
+    impl NativeDb {
+        /// Opens (creating) a database file in WAL mode, sets PRAGMAs and migrates.
+        pub fn open(path: &std::path::Path) -> Result<Self, DbError> {
+            let connection = rusqlite::Connection::open(path).map_err(|e| DbError::Unavailable(e.to_string()))?;
+            connection.pragma_update(None, "journal_mode", "WAL").map_err(|e| DbError::Other(e.to_string()))?;
+            let db = NativeDb(connection);
+            super::prepare(&db)?;
+            Ok(db)
+        }
+
+        /// A private in-memory database, migrated.
+        pub fn memory() -> Result<Self, DbError> {
+            let db = NativeDb(rusqlite::Connection::open_in_memory().map_err(|e| DbError::Other(e.to_string()))?);
+            super::prepare(&db)?;
+            Ok(db)
+        }
+    }
+
+    impl Db for NativeDb {
+        fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+            let error = |e: rusqlite::Error| super::classify(e.to_string());
+            let mut statement = self.0.prepare_cached(sql).map_err(error)?;
+            let columns: Vec<String> = statement.column_names().into_iter().map(String::from).collect();
+            let params = rusqlite::params_from_iter(params.iter().map(to_sql));
+            let mut cursor = statement.query(params).map_err(error)?;
+            let mut rows = Vec::new();
+            while let Some(row) = cursor.next().map_err(error)? {
+                let values = (0..columns.len())
+                    .map(|i| row.get_ref(i).map(from_ref))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(error)?;
+                rows.push(values);
+            }
+            Ok(Rows { columns, rows })
+        }
+    }
+
+    fn to_sql(value: &Value) -> rusqlite::types::Value {
+        match value {
+            Value::Null => rusqlite::types::Value::Null,
+            Value::Integer(v) => rusqlite::types::Value::Integer(*v),
+            Value::Real(v) => rusqlite::types::Value::Real(*v),
+            Value::Text(v) => rusqlite::types::Value::Text(v.clone()),
+            Value::Blob(v) => rusqlite::types::Value::Blob(v.clone()),
+        }
+    }
+
+    fn from_ref(value: ValueRef<'_>) -> Value {
+        match value {
+            ValueRef::Null => Value::Null,
+            ValueRef::Integer(v) => Value::Integer(v),
+            ValueRef::Real(v) => Value::Real(v),
+            ValueRef::Text(v) => Value::Text(String::from_utf8_lossy(v).into_owned()),
+            ValueRef::Blob(v) => Value::Blob(v.to_vec()),
+        }
+    }
+}

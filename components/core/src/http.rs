@@ -1,0 +1,215 @@
+//! Framework-neutral request and response types and the JSON conventions of SPEC §1.
+
+use crate::error::{ApiError, FieldError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Default request body limit (SPEC §1).
+pub const BODY_LIMIT: usize = 1 << 20;
+/// Body limit of bulk routes.
+pub const BULK_BODY_LIMIT: usize = 16 << 20;
+
+/// An incoming request as a handler sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub method: String,
+    /// The path without the query string, e.g. `/api/v1/users/7`.
+    pub path: String,
+    /// The raw query string without `?`.
+    pub query: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// `ip:port` of the client, from Spin's `spin-client-addr`.
+    pub client_addr: Option<String>,
+    /// The public base URL (`scheme://host`), from Spin's `spin-full-url`, used to build links.
+    pub base_url: String,
+}
+
+impl Request {
+    /// The first value of a header (name is case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded query parameters in order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_bytes()).into_owned().collect()
+    }
+
+    /// The value of a cookie.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+            .flat_map(|(_, v)| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Parses the body as JSON of type `T` (SPEC §1): 415 without a JSON content type, 413 over `limit`,
+    /// 400 `invalid_json` when malformed, 422 for unknown fields or values of the wrong type.
+    pub fn json<T: DeserializeOwned>(&self, limit: usize) -> Result<T, ApiError> {
+        if self.body.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        if !self.has_json_content_type() {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_json(&self.body)
+    }
+
+    /// True when the Content-Type is `application/json` (any parameters) or a `+json` type.
+    pub fn has_json_content_type(&self) -> bool {
+        self.header("content-type").is_some_and(|value| {
+            let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            essence == "application/json" || essence.ends_with("+json")
+        })
+    }
+}
+
+/// Deserialises JSON, mapping serde's errors onto SPEC §1's codes.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|error| {
+        use serde_json::error::Category;
+        let message = error.to_string();
+        match error.classify() {
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::bad_request("invalid_json", format!("malformed JSON: {message}"))
+            }
+            Category::Data => match message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
+                Some(field) => ApiError::UnknownField(field.to_string()),
+                None => {
+                    let field = message.split('`').nth(1).unwrap_or("body").to_string();
+                    let text = message.split(" at line ").next().unwrap_or(&message).to_string();
+                    ApiError::Validation { detail: text.clone(), errors: vec![FieldError::new(field, text)] }
+                }
+            },
+        }
+    })
+}
+
+/// An outgoing response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+const JSON: &str = "application/json; charset=utf-8";
+
+impl Response {
+    /// A JSON response with the given status.
+    pub fn json(status: u16, value: &impl Serialize) -> Self {
+        let body = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
+        Self { status, headers: vec![("content-type".into(), JSON.into())], body }
+    }
+
+    /// 200 with a JSON body.
+    pub fn ok(value: &impl Serialize) -> Self {
+        Self::json(200, value)
+    }
+
+    /// 201 with a JSON body.
+    pub fn created(value: &impl Serialize) -> Self {
+        Self::json(201, value)
+    }
+
+    /// 204 without a body.
+    pub fn no_content() -> Self {
+        Self { status: 204, headers: vec![], body: vec![] }
+    }
+
+    /// Any body with an explicit content type.
+    pub fn raw(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self { status, headers: vec![("content-type".into(), content_type.into())], body: body.into() }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// The response body of an error (SPEC §1), logging internal causes.
+    pub fn error(error: &ApiError) -> Self {
+        if let ApiError::Internal(cause) = error {
+            eprintln!("conveyor: internal error: {cause}");
+        }
+        let mut response = Self::json(error.status(), &error.body());
+        for (name, value) in error.headers() {
+            response = response.with_header(name, value);
+        }
+        response
+    }
+}
+
+impl From<ApiError> for Response {
+    fn from(error: ApiError) -> Self {
+        Response::error(&error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Login {
+        username: String,
+        password: String,
+    }
+
+    fn post(content_type: Option<&str>, body: &str) -> Request {
+        let headers = content_type.map(|v| vec![("content-type".to_string(), v.to_string())]).unwrap_or_default();
+        Request { method: "POST".into(), headers, body: body.as_bytes().to_vec(), ..Request::default() }
+    }
+
+    #[test]
+    fn json_bodies_map_to_spec_errors() {
+        let ok = post(Some("application/json; charset=utf-8"), r#"{"username":"a","password":"b"}"#);
+        assert!(ok.json::<Login>(BODY_LIMIT).is_ok());
+        assert_eq!(post(None, "{}").json::<Login>(BODY_LIMIT).unwrap_err(), ApiError::UnsupportedMediaType);
+        assert_eq!(post(Some("text/plain"), "{}").json::<Login>(BODY_LIMIT).unwrap_err().status(), 415);
+        let malformed = post(Some("application/json"), "{\"username\":").json::<Login>(BODY_LIMIT).unwrap_err();
+        assert_eq!((malformed.status(), malformed.code()), (400, "invalid_json"));
+        let unknown = post(Some("application/json"), r#"{"username":"a","password":"b","x":1}"#);
+        assert_eq!(unknown.json::<Login>(BODY_LIMIT).unwrap_err(), ApiError::UnknownField("x".into()));
+        let wrong_type = post(Some("application/json"), r#"{"username":1,"password":"b"}"#);
+        assert_eq!(wrong_type.json::<Login>(BODY_LIMIT).unwrap_err().code(), "validation_failed");
+        let missing = post(Some("application/json"), r#"{"username":"a"}"#).json::<Login>(BODY_LIMIT).unwrap_err();
+        assert!(
+            matches!(&missing, ApiError::Validation { errors, .. } if errors[0].field == "password"),
+            "{missing:?}"
+        );
+        let huge = post(Some("application/json"), &"x".repeat(11));
+        assert_eq!(huge.json::<Login>(10).unwrap_err(), ApiError::PayloadTooLarge { limit: 10 });
+    }
+
+    #[test]
+    fn headers_cookies_and_query_are_read_forgivingly() {
+        let request = Request {
+            query: "a=1&b=x%20y&a=2".into(),
+            headers: vec![("Cookie".into(), "x=1; conveyor_session=abc".into())],
+            ..Request::default()
+        };
+        assert_eq!(request.cookie("conveyor_session"), Some("abc"));
+        assert_eq!(request.header("cookie"), Some("x=1; conveyor_session=abc"));
+        let pairs = request.query_pairs();
+        assert_eq!(pairs[1], ("b".to_string(), "x y".to_string()));
+        assert_eq!(pairs.len(), 3);
+    }
+
+    #[test]
+    fn error_responses_carry_spec_headers() {
+        let response = Response::error(&ApiError::Unauthorized("no credentials".into()));
+        assert_eq!(response.status, 401);
+        assert!(response.headers.contains(&("www-authenticate".into(), "Bearer".into())));
+        let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(body, serde_json::json!({"detail": "no credentials", "code": "unauthorized"}));
+    }
+}

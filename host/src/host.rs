@@ -1,0 +1,88 @@
+//! Starting and stopping a host: what `conveyor up` and the integration tests both use.
+
+use crate::manifest::App;
+use crate::runtime::{Limits, Runtime, RuntimeConfig};
+use anyhow::{Context, Result};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How to start a host.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    pub manifest: PathBuf,
+    pub data_dir: PathBuf,
+    /// Compiled-component cache; defaults to `<data-dir>/cache`.
+    pub cache_dir: Option<PathBuf>,
+    pub listen: SocketAddr,
+    pub limits: Limits,
+    /// Variable values that win over the environment (tests).
+    pub variables: HashMap<String, String>,
+}
+
+impl HostOptions {
+    /// Options for `manifest` with a data directory, listening on an ephemeral loopback port.
+    pub fn new(manifest: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> HostOptions {
+        HostOptions {
+            manifest: manifest.into(),
+            data_dir: data_dir.into(),
+            cache_dir: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            limits: Limits::default(),
+            variables: HashMap::new(),
+        }
+    }
+}
+
+/// A host serving in the background of the current tokio runtime.
+pub struct RunningHost {
+    pub addr: SocketAddr,
+    /// The built-in administrator's token (the `admin_token` variable), if the app declares one.
+    pub admin_token: Option<String>,
+    pub runtime: Arc<Runtime>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl RunningHost {
+    /// `http://addr`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, waits for in-flight requests, and returns.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await?
+    }
+}
+
+/// Loads the manifest, resolves variables, compiles components and starts serving.
+pub async fn start(options: HostOptions) -> Result<RunningHost> {
+    let app = App::load(&options.manifest)?;
+    let overrides = options.variables.clone();
+    let variables = crate::variables::resolve(&app.manifest, &options.data_dir, |name| {
+        let key = name.trim_start_matches("SPIN_VARIABLE_").to_ascii_lowercase();
+        overrides.get(&key).cloned().or_else(|| std::env::var(name).ok())
+    })?;
+    let admin_token = variables.get(crate::variables::ADMIN_TOKEN).filter(|t| !t.is_empty()).cloned();
+    let config = RuntimeConfig {
+        cache_dir: options.cache_dir.clone().unwrap_or_else(|| options.data_dir.join("cache")),
+        data_dir: options.data_dir.clone(),
+        limits: options.limits.clone(),
+        variables,
+    };
+    let runtime = Arc::new(tokio::task::spawn_blocking(move || Runtime::new(&app, config)).await??);
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(crate::server::serve(runtime.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    Ok(RunningHost { addr, admin_token, runtime, stop: Some(stop), task })
+}

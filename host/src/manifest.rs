@@ -1,0 +1,263 @@
+//! The subset of Spin's application manifest (v2) that Conveyor's host supports. Anything else in the file
+//! is a start-up error naming the key, never silently ignored.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A parsed and validated `spin.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub spin_manifest_version: u32,
+    pub application: Application,
+    #[serde(default)]
+    pub variables: BTreeMap<String, Variable>,
+    #[serde(default)]
+    pub trigger: Triggers,
+    #[serde(default)]
+    pub component: BTreeMap<String, Component>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    pub name: String,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub authors: Vec<String>,
+}
+
+/// An application variable: a default, or required; secret ones are never printed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variable {
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Triggers {
+    #[serde(default)]
+    pub http: Vec<HttpTrigger>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTrigger {
+    pub route: String,
+    pub component: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    pub source: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub sqlite_databases: Vec<String>,
+    #[serde(default)]
+    pub key_value_stores: Vec<String>,
+    #[serde(default)]
+    pub allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub build: Option<Build>,
+}
+
+/// How `conveyor build` (and `spin build`) produces a component's `.wasm`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Build {
+    pub command: String,
+    #[serde(default)]
+    pub workdir: Option<String>,
+    #[serde(default)]
+    pub watch: Vec<String>,
+}
+
+/// A manifest together with where it lives (relative paths resolve against its directory).
+#[derive(Debug, Clone)]
+pub struct App {
+    pub manifest: Manifest,
+    pub path: PathBuf,
+}
+
+impl App {
+    /// Reads and validates a manifest file.
+    pub fn load(path: &Path) -> Result<App> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let manifest = parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(App { manifest, path: path.to_path_buf() })
+    }
+
+    /// The directory relative paths in the manifest are resolved against.
+    pub fn dir(&self) -> PathBuf {
+        self.path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+
+    /// A component's `.wasm` path.
+    pub fn source(&self, component: &Component) -> PathBuf {
+        self.dir().join(&component.source)
+    }
+}
+
+/// Parses manifest text and checks what TOML alone cannot: versions, names, references and templates.
+pub fn parse(text: &str) -> Result<Manifest> {
+    let manifest: Manifest = toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))?;
+    if manifest.spin_manifest_version != 2 {
+        bail!("key `spin_manifest_version`: only version 2 is supported, found {}", manifest.spin_manifest_version);
+    }
+    for (name, variable) in &manifest.variables {
+        check_variable_name(name).with_context(|| format!("key `variables.{name}`"))?;
+        if variable.required && variable.default.is_some() {
+            bail!("key `variables.{name}`: a variable is either required or has a default, not both");
+        }
+        if !variable.required && variable.default.is_none() {
+            bail!("key `variables.{name}`: give a `default` or set `required = true`");
+        }
+    }
+    for (index, trigger) in manifest.trigger.http.iter().enumerate() {
+        if !manifest.component.contains_key(&trigger.component) {
+            bail!("key `trigger.http[{index}].component`: no component `{}` is defined", trigger.component);
+        }
+        crate::router::RoutePattern::parse(&trigger.route)
+            .with_context(|| format!("key `trigger.http[{index}].route`"))?;
+    }
+    for (id, component) in &manifest.component {
+        for (name, template) in &component.variables {
+            check_variable_name(name).with_context(|| format!("key `component.{id}.variables.{name}`"))?;
+            for reference in
+                template_references(template).with_context(|| format!("key `component.{id}.variables.{name}`"))?
+            {
+                if !manifest.variables.contains_key(reference) {
+                    bail!("key `component.{id}.variables.{name}`: unknown variable `{reference}` in template");
+                }
+            }
+        }
+        for host in &component.allowed_outbound_hosts {
+            crate::outbound::AllowedHost::parse(host)
+                .with_context(|| format!("key `component.{id}.allowed_outbound_hosts`"))?;
+        }
+    }
+    Ok(manifest)
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Spin's variable names: lower-case letters, digits and underscores, starting with a letter.
+pub fn check_variable_name(name: &str) -> Result<()> {
+    let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        bail!("invalid variable name `{name}`: use lower-case letters, digits and `_`");
+    }
+    Ok(())
+}
+
+/// The variable names a `{{ name }}` template refers to.
+pub fn template_references(template: &str) -> Result<Vec<&str>> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let end = after.find("}}").with_context(|| format!("unclosed `{{{{` in template `{template}`"))?;
+        let name = after[..end].trim();
+        check_variable_name(name)?;
+        names.push(name);
+        rest = &after[end + 2..];
+    }
+    Ok(names)
+}
+
+/// Expands `{{ name }}` references with `lookup`.
+pub fn expand_template(template: &str, lookup: impl Fn(&str) -> String) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").with_context(|| format!("unclosed `{{{{` in template `{template}`"))?;
+        out.push_str(&lookup(after[..end].trim()));
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "demo"
+[variables]
+admin_token = { default = "", secret = true }
+region = { required = true }
+[[trigger.http]]
+route = "/api/..."
+component = "api"
+[component.api]
+source = "target/api.wasm"
+sqlite_databases = ["default"]
+allowed_outbound_hosts = ["https://example.com"]
+variables = { token = "{{ admin_token }}", where = "eu-{{region}}" }
+[component.api.build]
+command = "cargo build"
+"#;
+
+    #[test]
+    fn a_valid_manifest_parses() {
+        let manifest = parse(GOOD).unwrap();
+        assert_eq!(manifest.application.name, "demo");
+        assert_eq!(manifest.trigger.http[0].component, "api");
+        assert_eq!(manifest.component["api"].sqlite_databases, ["default"]);
+        assert!(manifest.variables["admin_token"].secret);
+        assert_eq!(manifest.component["api"].build.as_ref().unwrap().command, "cargo build");
+    }
+
+    #[test]
+    fn each_bad_manifest_names_the_key() {
+        let cases = [
+            (GOOD.replace("spin_manifest_version = 2", "spin_manifest_version = 1"), "spin_manifest_version"),
+            (GOOD.replace("component = \"api\"", "component = \"nope\""), "trigger.http[0].component"),
+            (GOOD.replace("{{ admin_token }}", "{{ missing }}"), "component.api.variables.token"),
+            (GOOD.replace("{{ admin_token }}", "{{ admin_token"), "component.api.variables.token"),
+            (GOOD.replace("route = \"/api/...\"", "route = \"api\""), "trigger.http[0].route"),
+            (GOOD.replace("sqlite_databases", "redis_databases"), "redis_databases"),
+            (GOOD.replace("[application]", "[application]\nexecutor = 1"), "executor"),
+            (GOOD.replace("region = { required = true }", "region = { }"), "variables.region"),
+            (GOOD.replace("https://example.com", "ftp//x"), "allowed_outbound_hosts"),
+            ("not toml = = 1".to_string(), "line 1"),
+        ];
+        for (text, key) in cases {
+            let error = format!("{:#}", parse(&text).unwrap_err());
+            assert!(error.contains(key), "expected `{key}` in: {error}");
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
+    }
+
+    #[test]
+    fn templates_expand_and_list_references() {
+        assert_eq!(template_references("a{{ x }}b{{y_2}}").unwrap(), ["x", "y_2"]);
+        assert_eq!(expand_template("a{{ x }}b", |n| n.to_uppercase()).unwrap(), "aXb");
+        assert!(template_references("{{ Bad }}").is_err());
+    }
+}

@@ -1,0 +1,178 @@
+//! The integration-test harness: builds the wasm components once per test binary (through the host's
+//! own `conveyor build`), starts real hosts on 127.0.0.1:0 with temporary data directories, and talks
+//! HTTP to them.
+
+use bytes::Bytes;
+use conveyor::{HostOptions, RunningHost};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The application manifest.
+pub fn app_manifest() -> PathBuf {
+    repo_root().join("spin.toml")
+}
+
+/// The fixture application's manifest.
+pub fn fixture_manifest() -> PathBuf {
+    repo_root().join("tests/fixture/spin.toml")
+}
+
+/// Builds the application's and the fixture's components once per test process.
+pub fn ensure_built() {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = BUILT.get_or_init(|| {
+        for manifest in [app_manifest(), fixture_manifest()] {
+            let app = conveyor::manifest::App::load(&manifest).map_err(|e| format!("{e:#}"))?;
+            conveyor::build::build(&app).map_err(|e| format!("{e:#}"))?;
+        }
+        Ok(())
+    });
+    if let Err(error) = result {
+        panic!("building the components failed: {error}");
+    }
+}
+
+/// A directory under `target/` that is removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let path = repo_root().join("target/test-data").join(format!("{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("creating a temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The compile cache shared by all tests, so each component is compiled once per run.
+pub fn shared_cache_dir() -> PathBuf {
+    repo_root().join("target/test-cache")
+}
+
+/// A response as the tests see it.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// An HTTP client bound to one host's base URL. Cheap to clone.
+#[derive(Clone)]
+pub struct Http {
+    base: String,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Http {
+    pub fn new(base: String) -> Http {
+        Http { base, client: Client::builder(hyper_util::rt::TokioExecutor::new()).build_http() }
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request with the given headers and body.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> TestResponse {
+        let mut request = http::Request::builder().method(method).uri(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::new(body.into())).expect("a valid request");
+        let response = self.client.request(request).await.expect("the host answers");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("the body arrives").to_bytes();
+        TestResponse { status: parts.status.as_u16(), headers: parts.headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send("GET", path, &[], Bytes::new()).await
+    }
+
+    /// POSTs JSON, optionally with a bearer token.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value, token: Option<&str>) -> TestResponse {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(auth) = &auth {
+            headers.push(("authorization", auth));
+        }
+        self.send("POST", path, &headers, body.to_string()).await
+    }
+}
+
+/// A running host with its data directory and an HTTP client (`Deref`s to [`Http`]).
+pub struct TestHost {
+    pub host: RunningHost,
+    pub data: TempDir,
+    pub http: Http,
+}
+
+impl std::ops::Deref for TestHost {
+    type Target = Http;
+    fn deref(&self) -> &Http {
+        &self.http
+    }
+}
+
+impl TestHost {
+    /// The Conveyor application on a fresh data directory.
+    pub async fn start() -> TestHost {
+        Self::start_with(app_manifest(), |_| {}).await
+    }
+
+    /// Any manifest, with options adjusted by `configure`.
+    pub async fn start_with(manifest: PathBuf, configure: impl FnOnce(&mut HostOptions)) -> TestHost {
+        ensure_built();
+        let data = TempDir::new("host");
+        let mut options = HostOptions::new(manifest, data.path());
+        options.cache_dir = Some(shared_cache_dir());
+        configure(&mut options);
+        let host = conveyor::start(options).await.expect("the host starts");
+        let http = Http::new(host.url());
+        TestHost { host, data, http }
+    }
+}
