@@ -257,7 +257,10 @@ mod native {
         /// Opens (creating) a database file in WAL mode, sets PRAGMAs and migrates.
         pub fn open(path: &std::path::Path) -> Result<Self, DbError> {
             let connection = rusqlite::Connection::open(path).map_err(|e| DbError::Unavailable(e.to_string()))?;
-            connection.pragma_update(None, "journal_mode", "WAL").map_err(|e| DbError::Other(e.to_string()))?;
+            // The busy timeout must precede the switch to WAL, which needs a lock another opener may hold.
+            let other = |e: rusqlite::Error| DbError::Other(e.to_string());
+            connection.busy_timeout(std::time::Duration::from_secs(5)).map_err(other)?;
+            connection.pragma_update(None, "journal_mode", "WAL").map_err(other)?;
             let db = NativeDb(connection);
             super::prepare(&db)?;
             Ok(db)
