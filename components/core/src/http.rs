@@ -69,23 +69,29 @@ impl Request {
     }
 }
 
-/// Deserialises JSON, mapping serde's errors onto SPEC §1's codes.
+/// Deserialises JSON, mapping serde's errors onto SPEC §1's codes: a body that is not JSON at all is
+/// 400 `invalid_json` (even when serde noticed a type mismatch first), an unknown field 422 `unknown_field`,
+/// anything else 422 `validation_failed` naming the field where serde says which.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|error| {
         use serde_json::error::Category;
         let message = error.to_string();
+        let malformed = || ApiError::bad_request("invalid_json", format!("malformed JSON: {message}"));
         match error.classify() {
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::bad_request("invalid_json", format!("malformed JSON: {message}"))
-            }
-            Category::Data => match message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
-                Some(field) => ApiError::UnknownField(field.to_string()),
-                None => {
-                    let field = message.split('`').nth(1).unwrap_or("body").to_string();
-                    let text = message.split(" at line ").next().unwrap_or(&message).to_string();
-                    ApiError::Validation { detail: text.clone(), errors: vec![FieldError::new(field, text)] }
+            Category::Syntax | Category::Eof | Category::Io => malformed(),
+            // Only on the error path: is the body JSON at all?
+            Category::Data if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() => malformed(),
+            Category::Data => {
+                let text = message.split(" at line ").next().unwrap_or(&message).to_string();
+                let named = |prefix: &str| text.strip_prefix(prefix).and_then(|rest| rest.split('`').next());
+                match (named("unknown field `"), named("missing field `")) {
+                    (Some(field), _) => ApiError::UnknownField(field.to_string()),
+                    (None, field) => ApiError::Validation {
+                        detail: text.clone(),
+                        errors: vec![FieldError::new(field.unwrap_or("body"), text.clone())],
+                    },
                 }
-            },
+            }
         }
     })
 }
@@ -175,12 +181,18 @@ mod tests {
         assert!(ok.json::<Login>(BODY_LIMIT).is_ok());
         assert_eq!(post(None, "{}").json::<Login>(BODY_LIMIT).unwrap_err(), ApiError::UnsupportedMediaType);
         assert_eq!(post(Some("text/plain"), "{}").json::<Login>(BODY_LIMIT).unwrap_err().status(), 415);
-        let malformed = post(Some("application/json"), "{\"username\":").json::<Login>(BODY_LIMIT).unwrap_err();
-        assert_eq!((malformed.status(), malformed.code()), (400, "invalid_json"));
+        for body in ["{\"username\":", "[1, 2", "nonsense"] {
+            let malformed = post(Some("application/json"), body).json::<Login>(BODY_LIMIT).unwrap_err();
+            assert_eq!((malformed.status(), malformed.code()), (400, "invalid_json"), "{body}");
+        }
         let unknown = post(Some("application/json"), r#"{"username":"a","password":"b","x":1}"#);
         assert_eq!(unknown.json::<Login>(BODY_LIMIT).unwrap_err(), ApiError::UnknownField("x".into()));
         let wrong_type = post(Some("application/json"), r#"{"username":1,"password":"b"}"#);
-        assert_eq!(wrong_type.json::<Login>(BODY_LIMIT).unwrap_err().code(), "validation_failed");
+        let wrong_type = wrong_type.json::<Login>(BODY_LIMIT).unwrap_err();
+        assert!(
+            matches!(&wrong_type, ApiError::Validation { errors, .. } if errors[0].field == "body"),
+            "{wrong_type:?}"
+        );
         let missing = post(Some("application/json"), r#"{"username":"a"}"#).json::<Login>(BODY_LIMIT).unwrap_err();
         assert!(
             matches!(&missing, ApiError::Validation { errors, .. } if errors[0].field == "password"),

@@ -1,14 +1,27 @@
 //! Conveyor's core: everything the components share. Builds for `wasm32-wasip2` (inside components)
 //! and natively (fast tests against real SQLite, benchmarks).
 
+pub mod accounts;
+pub mod auth;
 pub mod clock;
 pub mod db;
+pub mod domain;
 pub mod error;
 pub mod http;
+pub mod logs;
 pub mod migrate;
 pub mod platform;
+pub mod projects;
 pub mod query;
+pub mod ratelimit;
 pub mod router;
+pub mod secrets;
+pub mod store;
+pub mod tasks;
+#[cfg(test)]
+mod testing;
+pub mod throttle;
+pub mod workers;
 
 pub use error::ApiError;
 pub use http::{Request, Response};

@@ -5,7 +5,8 @@
 use crate::db::{Db, DbError, Value};
 
 /// The migrations in order; migration `i` brings the schema to version `i + 1`.
-pub const MIGRATIONS: &[&str] = &[include_str!("../../../sql/0001_init.sql")];
+pub const MIGRATIONS: &[&str] =
+    &[include_str!("../../../sql/0001_init.sql"), include_str!("../../../sql/0002_tasks.sql")];
 
 /// The schema version this build expects.
 pub fn latest_version() -> i64 {

@@ -1,0 +1,12 @@
+//! All SQL lives here: one module per table group. Functions take a `&dyn Db`, bind every value, and
+//! return typed rows. Secrets (password and token hashes) are read only by the functions that need them
+//! and never appear in the types the API renders.
+
+pub mod codes;
+pub mod groups;
+pub mod logs;
+pub mod projects;
+pub mod tasks;
+pub mod tokens;
+pub mod users;
+pub mod workers;

@@ -1,0 +1,124 @@
+//! `workers`: machine identities. The secret hash is a separate read ([`credential`]) so that [`Worker`],
+//! which the API renders, cannot carry it.
+
+use crate::db::{Db, DbError, Row};
+use crate::domain::worker::{Worker, WorkerChanges, WorkerFields, WorkerStat};
+use crate::query::{Field, Kind, Resource};
+
+const COLUMNS: &str = "id, alias, tags, meta, paused, closed_task_count, created_at, updated_at";
+
+/// The `/workers` collection: every [`Worker`] field (`tags`/`meta` render as JSON text; see
+/// `workers::decode_json_fields`).
+pub const FIELDS: &[Field] = &[
+    Field { name: "id", sql: "w.id", kind: Kind::Int, filter: true },
+    Field { name: "alias", sql: "w.alias", kind: Kind::Text, filter: true },
+    Field { name: "tags", sql: "w.tags", kind: Kind::Text, filter: true },
+    Field { name: "meta", sql: "w.meta", kind: Kind::Text, filter: false },
+    Field { name: "paused", sql: "w.paused", kind: Kind::Bool, filter: true },
+    Field { name: "closed_task_count", sql: "w.closed_task_count", kind: Kind::Int, filter: true },
+    Field { name: "created_at", sql: "w.created_at", kind: Kind::Int, filter: true },
+    Field { name: "updated_at", sql: "w.updated_at", kind: Kind::Int, filter: true },
+];
+
+/// `/workers` for the query language (alias `w`).
+pub const RESOURCE: Resource = Resource { from: "workers w", fields: FIELDS };
+
+fn from_row(row: &Row<'_>) -> Worker {
+    Worker {
+        id: row.int("id"),
+        alias: row.text("alias"),
+        tags: serde_json::from_str(&row.text("tags")).unwrap_or_default(),
+        meta: serde_json::from_str(&row.text("meta")).unwrap_or_else(|_| serde_json::json!({})),
+        paused: row.bool("paused"),
+        closed_task_count: row.int("closed_task_count"),
+        created_at: row.int("created_at"),
+        updated_at: row.int("updated_at"),
+    }
+}
+
+/// Registers a worker with the SHA-256 of its secret.
+pub fn insert(db: &dyn Db, fields: &WorkerFields, secret_hash: &[u8], now: i64) -> Result<Worker, DbError> {
+    let rows = db.execute(
+        &format!(
+            "INSERT INTO workers (alias, tags, meta, secret_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) \
+             RETURNING {COLUMNS}"
+        ),
+        &[
+            fields.alias.as_str().into(),
+            fields.tags.as_str().into(),
+            fields.meta.as_str().into(),
+            crate::db::Value::Blob(secret_hash.to_vec()),
+            now.into(),
+            now.into(),
+        ],
+    )?;
+    rows.first().map(|row| from_row(&row)).ok_or_else(|| DbError::Other("INSERT returned no row".into()))
+}
+
+/// A worker by id.
+pub fn get(db: &dyn Db, id: i64) -> Result<Option<Worker>, DbError> {
+    Ok(db.execute(&format!("SELECT {COLUMNS} FROM workers WHERE id = ?"), &[id.into()])?.first().map(|r| from_row(&r)))
+}
+
+/// A worker with its secret hash, for authentication only.
+pub fn credential(db: &dyn Db, id: i64) -> Result<Option<(Worker, Vec<u8>)>, DbError> {
+    let rows = db.execute(&format!("SELECT {COLUMNS}, secret_hash FROM workers WHERE id = ?"), &[id.into()])?;
+    Ok(rows.first().map(|row| {
+        let hash = match row.value("secret_hash") {
+            crate::db::Value::Blob(bytes) => bytes.clone(),
+            _ => Vec::new(),
+        };
+        (from_row(&row), hash)
+    }))
+}
+
+/// Applies the present fields of a validated patch; `None` when the worker does not exist.
+pub fn update(db: &dyn Db, id: i64, changes: &WorkerChanges, now: i64) -> Result<Option<Worker>, DbError> {
+    let rows = db.execute(
+        &format!(
+            "UPDATE workers SET alias = COALESCE(?, alias), tags = COALESCE(?, tags), meta = COALESCE(?, meta), \
+             updated_at = ? WHERE id = ? RETURNING {COLUMNS}"
+        ),
+        &[
+            changes.alias.clone().into(),
+            changes.tags.clone().into(),
+            changes.meta.clone().into(),
+            now.into(),
+            id.into(),
+        ],
+    )?;
+    Ok(rows.first().map(|row| from_row(&row)))
+}
+
+/// Sets `paused`; `None` when the worker does not exist.
+pub fn set_paused(db: &dyn Db, id: i64, paused: bool, now: i64) -> Result<Option<Worker>, DbError> {
+    let rows = db.execute(
+        &format!("UPDATE workers SET paused = ?, updated_at = ? WHERE id = ? RETURNING {COLUMNS}"),
+        &[paused.into(), now.into(), id.into()],
+    )?;
+    Ok(rows.first().map(|row| from_row(&row)))
+}
+
+/// Replaces the secret hash (the old secret stops working at once); `None` when the worker does not exist.
+pub fn set_secret_hash(db: &dyn Db, id: i64, secret_hash: &[u8], now: i64) -> Result<Option<Worker>, DbError> {
+    let rows = db.execute(
+        &format!("UPDATE workers SET secret_hash = ?, updated_at = ? WHERE id = ? RETURNING {COLUMNS}"),
+        &[crate::db::Value::Blob(secret_hash.to_vec()), now.into(), id.into()],
+    )?;
+    Ok(rows.first().map(|row| from_row(&row)))
+}
+
+/// `GET /workers/stats`: every worker's alias, closed task count and pause flag, most productive first.
+pub fn stats(db: &dyn Db) -> Result<Vec<WorkerStat>, DbError> {
+    let rows = db
+        .execute("SELECT id, alias, closed_task_count, paused FROM workers ORDER BY closed_task_count DESC, id", &[])?;
+    Ok(rows
+        .iter()
+        .map(|row| WorkerStat {
+            id: row.int("id"),
+            alias: row.text("alias"),
+            closed_task_count: row.int("closed_task_count"),
+            paused: row.bool("paused"),
+        })
+        .collect())
+}

@@ -1,0 +1,207 @@
+//! Task services (SPEC §4) shared by the native API, the RPC endpoint and the compatibility adapters:
+//! submit (single and bulk, rate-limited), claim (rate-limited, scoped by the caller's access), heartbeat,
+//! release, cancel/retry/set_priority. Handlers authenticate and authorise, then call these.
+//! State machine, ordering and every decision: `docs/tasks.md`.
+
+use crate::db::Db;
+use crate::domain::project::Project;
+use crate::domain::roles;
+use crate::domain::task::{
+    self, BulkResult, Heartbeat, HeartbeatRequest, MAX_RECIPE_BYTES, ReleaseRequest, ReleaseResult, Released, Task,
+    TaskSpec,
+};
+use crate::error::ApiError;
+use crate::platform::Kv;
+use crate::projects::{action_params, to_json};
+use crate::query::Scope;
+use crate::ratelimit::{self, Limit};
+use crate::store::projects as project_store;
+use crate::store::tasks as store;
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+pub use crate::store::tasks::{RESOURCE, scope_of_projects};
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::NotFound(format!("task {id} not found"))
+}
+
+/// A task by id; 404 when there is none.
+pub fn get(db: &dyn Db, id: i64) -> Result<Task, ApiError> {
+    store::get(db, id)?.ok_or_else(|| not_found(id))
+}
+
+/// A task's project and result (`GET /tasks/{id}/result`); 404 when there is none.
+pub fn result(db: &dyn Db, id: i64) -> Result<(i64, Option<String>), ApiError> {
+    store::result(db, id)?.ok_or_else(|| not_found(id))
+}
+
+/// Submits one task: validate (400 both hashes, 422 fields), then the project's submit rate (429), then
+/// insert (409 `duplicate`). Paused projects accept submits.
+pub fn submit(db: &dyn Db, kv: &dyn Kv, project: &Project, spec: &TaskSpec, now: i64) -> Result<Task, ApiError> {
+    let task = spec.validate()?;
+    ratelimit::admit(kv, Limit::Submit, project.id, project.submit_rate, 1, now)?;
+    store::insert(db, project.id, &task, now)
+}
+
+/// Submits up to 10,000 tasks in one transaction: every item is validated first and one invalid item
+/// rejects the whole request (422, nothing written); the bulk takes N submit tokens (debt model); duplicates
+/// (of an open task or an earlier item) are skipped and reported by index.
+pub fn bulk_submit(
+    db: &dyn Db,
+    kv: &dyn Kv,
+    project: &Project,
+    specs: &[TaskSpec],
+    now: i64,
+) -> Result<BulkResult, ApiError> {
+    let tasks = task::validate_bulk(specs)?;
+    ratelimit::admit(kv, Limit::Submit, project.id, project.submit_rate, tasks.len() as u64, now)?;
+    store::insert_bulk(db, project.id, &tasks, now)
+}
+
+/// Where a claim may take a task from.
+#[derive(Debug, Clone, Copy)]
+pub enum ClaimTarget<'a> {
+    /// One project the caller already resolved and checked (`POST /tasks/claim {project}`).
+    Project(&'a Project),
+    /// Every project within a scope over `p` (e.g. `store::projects::claim_scope_worker(worker)`, or an
+    /// empty scope for every project).
+    Any(&'a Scope),
+}
+
+/// Claims the best claimable task for `worker` (SPEC §4 "Claim"), or `None` (→ 204). With a project whose
+/// assign bucket is in debt: 429. Across projects, projects in debt are skipped. The claimed project's
+/// bucket is charged one token.
+pub fn claim(
+    db: &dyn Db,
+    kv: &dyn Kv,
+    worker: i64,
+    target: ClaimTarget<'_>,
+    now: i64,
+) -> Result<Option<Task>, ApiError> {
+    let (from, rates) = match target {
+        ClaimTarget::Project(project) => {
+            if let Some(retry_after) = ratelimit::in_debt(kv, Limit::Assign, project.id, project.assign_rate, now)? {
+                return Err(ApiError::TooManyRequests { retry_after });
+            }
+            let from = store::ClaimFrom { project: Some(project.id), ..store::ClaimFrom::default() };
+            (from, vec![(project.id, project.assign_rate)])
+        }
+        ClaimTarget::Any(scope) => {
+            let rates = project_store::assign_rated(db, scope)?;
+            let mut exclude = Vec::new();
+            for (project, rate) in &rates {
+                if ratelimit::in_debt(kv, Limit::Assign, *project, *rate, now)?.is_some() {
+                    exclude.push(*project);
+                }
+            }
+            (store::ClaimFrom { project: None, scope: scope.clone(), exclude }, rates)
+        }
+    };
+    let Some(task) = store::claim(db, worker, &from, now)? else { return Ok(None) };
+    if let Some((_, rate)) = rates.iter().find(|(project, _)| *project == task.project) {
+        ratelimit::charge(kv, Limit::Assign, task.project, *rate, 1, now)?;
+    }
+    Ok(Some(task))
+}
+
+/// A heartbeat by the assignee (409 `not_assignee` otherwise): progress 0–100, `extend` the lease. Answers
+/// the lease and `abort: true` once the task was cancelled.
+pub fn heartbeat(
+    db: &dyn Db,
+    worker: i64,
+    id: i64,
+    request: &HeartbeatRequest,
+    now: i64,
+) -> Result<Heartbeat, ApiError> {
+    if let Some(progress) = request.progress {
+        task::progress(progress)?;
+    }
+    let extend = request.extend.map(|e| e.seconds()).transpose()?.flatten();
+    let (lease_expires_at, abort) = store::heartbeat(db, worker, id, request.progress, extend, now)?;
+    Ok(Heartbeat { lease_expires_at, abort })
+}
+
+/// Releases a task held by `worker` (SPEC §4 "Release"): 422 for a bad `result` or an `output` over 1 MiB;
+/// 404 unknown task; 409 when the worker does not hold it (the HTTP layer answers `{"updated": false}`).
+/// A missing `verification` counts as the value 0.
+pub fn release(db: &dyn Db, worker: i64, id: i64, request: &ReleaseRequest, now: i64) -> Result<Released, ApiError> {
+    let result = ReleaseResult::from_code(request.result)?;
+    if let Some(output) = &request.output
+        && output.len() > MAX_RECIPE_BYTES
+    {
+        return Err(ApiError::invalid_field("output", format!("must be at most {MAX_RECIPE_BYTES} bytes")));
+    }
+    store::release(db, worker, id, result, request.verification.unwrap_or(0), request.output.as_deref(), now)
+}
+
+/// new/assigned/failed → cancelled (409 otherwise).
+pub fn cancel(db: &dyn Db, id: i64, now: i64) -> Result<Task, ApiError> {
+    store::cancel(db, id, now)
+}
+
+/// failed → new with retries 0 (409 otherwise).
+pub fn retry(db: &dyn Db, id: i64, now: i64) -> Result<Task, ApiError> {
+    store::retry(db, id, now)
+}
+
+/// Sets the priority (a 32-bit integer) of an open task (409 when closed or cancelled).
+pub fn set_priority(db: &dyn Db, id: i64, priority: i64, now: i64) -> Result<Task, ApiError> {
+    task::within_i32(priority).map_err(|message| ApiError::invalid_field("priority", message))?;
+    store::set_priority(db, id, priority, now)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriorityParam {
+    priority: i64,
+}
+
+/// A control action on `/tasks/{id}` (SPEC §4), parsed from a JSON-RPC call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Cancel,
+    Retry,
+    SetPriority { priority: i64 },
+}
+
+impl Action {
+    /// `Ok(None)` for an unknown method (JSON-RPC -32601); Err for invalid params (-32602).
+    pub fn parse(method: &str, params: &Json) -> Result<Option<Self>, ApiError> {
+        Ok(Some(match method {
+            "cancel" => {
+                action_params::<NoParams>(params)?;
+                Self::Cancel
+            }
+            "retry" => {
+                action_params::<NoParams>(params)?;
+                Self::Retry
+            }
+            "set_priority" => Self::SetPriority { priority: action_params::<PriorityParam>(params)?.priority },
+            _ => return Ok(None),
+        }))
+    }
+
+    /// The project role the caller needs: EDIT (submitting and editing tasks).
+    pub fn required_role(self) -> i64 {
+        roles::EDIT
+    }
+
+    /// Runs the action; the JSON-RPC `result` is the task after it.
+    pub fn run(self, db: &dyn Db, id: i64, now: i64) -> Result<Json, ApiError> {
+        to_json(&match self {
+            Self::Cancel => cancel(db, id, now)?,
+            Self::Retry => retry(db, id, now)?,
+            Self::SetPriority { priority } => set_priority(db, id, priority, now)?,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,70 @@
+//! Test support: a native [`Platform`] over a SQLite file, an in-memory key-value store, fixed variables
+//! and a recorder for outbound JSON posts.
+
+use crate::db::{Db, DbError, NativeDb};
+use crate::error::ApiError;
+use crate::platform::{Kv, MemoryKv, Platform};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A platform for one test: its own database file, key-value store and variables.
+pub struct TestPlatform {
+    pub path: PathBuf,
+    pub kv: Arc<MemoryKv>,
+    pub variables: HashMap<String, String>,
+    /// Every `post_json` call: (url, body).
+    pub posts: Mutex<Vec<(String, serde_json::Value)>>,
+}
+
+impl TestPlatform {
+    /// A fresh database (file under the temp dir) with `admin_token = "root-secret"`.
+    pub fn new(label: &str) -> TestPlatform {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("conveyor-core-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let variables = HashMap::from([("admin_token".to_string(), "root-secret".to_string())]);
+        TestPlatform { path: dir.join("db.sqlite"), kv: Arc::default(), variables, posts: Mutex::default() }
+    }
+}
+
+impl Drop for TestPlatform {
+    fn drop(&mut self) {
+        if let Some(dir) = self.path.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+struct SharedKv(Arc<MemoryKv>);
+
+impl Kv for SharedKv {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
+        self.0.get(key)
+    }
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), ApiError> {
+        self.0.set(key, value)
+    }
+    fn delete(&self, key: &str) -> Result<(), ApiError> {
+        self.0.delete(key)
+    }
+}
+
+impl Platform for TestPlatform {
+    fn open_db(&self) -> Result<Box<dyn Db>, DbError> {
+        Ok(Box::new(NativeDb::open(&self.path)?))
+    }
+    fn open_kv(&self) -> Result<Box<dyn Kv>, ApiError> {
+        Ok(Box::new(SharedKv(self.kv.clone())))
+    }
+    fn variable(&self, name: &str) -> Option<String> {
+        self.variables.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<u16, ApiError> {
+        self.posts.lock().unwrap().push((url.to_string(), body.clone()));
+        Ok(200)
+    }
+}
