@@ -3,7 +3,9 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod caller;
 pub mod clock;
+pub mod control;
 pub mod db;
 pub mod domain;
 pub mod error;

@@ -7,7 +7,8 @@ use serde_json::json;
 use spin_sdk::http_component;
 
 /// The collections served under `/api/v1`, for the discoverable root.
-const COLLECTIONS: &[&str] = &["health", "auth", "me", "tokens", "users", "groups"];
+const COLLECTIONS: &[&str] =
+    &["health", "auth", "me", "tokens", "users", "groups", "tasks", "projects", "workers", "logs"];
 
 fn api_versions(_: &Ctx) -> Result<Response, ApiError> {
     Ok(Response::ok(&json!({ "api_versions": { "v1": "/api/v1" } })))

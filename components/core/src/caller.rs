@@ -1,0 +1,337 @@
+//! Who is calling, people OR workers (SPEC §2, §5), and what they may do with a project.
+//!
+//! Worker credentials: headers `X-Worker-ID` + `X-Secret` (task_tracker; names case-insensitive) or
+//! `Authorization: Worker <id>:<secret>`. A worker credential that is presented but wrong, incomplete or
+//! malformed is a 401 — never a silent fall-back to anonymous. Worker credentials take precedence over a
+//! user credential sent alongside. Without a worker credential, [`auth::authenticate`] decides (bearer /
+//! `Token` / session cookie / the built-in administrator / anonymous).
+//!
+//! Roles: a person's role on a project is the OR of their grant and their active groups' grants
+//! (administrators: every bit). A worker has no role bits; it reads public projects and those where it holds
+//! an **accepted** grant (a pending request counts for nothing).
+
+use crate::auth::{self, Principal};
+use crate::db::Db;
+use crate::domain::accounts::Ref;
+use crate::domain::project::{Project, Visibility, WorkerAccess};
+use crate::domain::roles;
+use crate::domain::worker::Worker;
+use crate::error::ApiError;
+use crate::projects;
+use crate::query::Scope;
+use crate::router::Ctx;
+use crate::store::projects as store;
+use crate::workers;
+
+/// The caller of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Caller {
+    /// A worker that presented valid credentials.
+    Worker(Worker),
+    /// A user, the built-in administrator, or an anonymous caller.
+    Person(Principal),
+}
+
+impl Caller {
+    /// The worker, when the caller is one.
+    pub fn worker(&self) -> Option<&Worker> {
+        match self {
+            Caller::Worker(worker) => Some(worker),
+            Caller::Person(_) => None,
+        }
+    }
+
+    /// The person (user, built-in administrator or anonymous), when the caller is not a worker.
+    pub fn principal(&self) -> Option<&Principal> {
+        match self {
+            Caller::Person(principal) => Some(principal),
+            Caller::Worker(_) => None,
+        }
+    }
+
+    /// Administrator rights (never for a worker).
+    pub fn is_admin(&self) -> bool {
+        self.principal().is_some_and(Principal::is_admin)
+    }
+
+    /// Whether no credential at all was presented.
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self, Caller::Person(Principal::Anonymous))
+    }
+}
+
+const WORKER_SCHEME: &str = "worker";
+
+fn bad_worker_credentials(detail: &str) -> ApiError {
+    ApiError::Unauthorized(detail.to_string())
+}
+
+/// The worker credential the request presents, if any: `(id, secret)`. Malformed or incomplete → 401.
+pub fn presented_worker(ctx: &Ctx) -> Result<Option<(i64, String)>, ApiError> {
+    let request = &ctx.request;
+    let (id, secret) = (request.header("x-worker-id"), request.header("x-secret"));
+    let (id, secret) = match (id, secret) {
+        (Some(id), Some(secret)) => (id.trim().to_string(), secret.trim().to_string()),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(bad_worker_credentials("worker credentials need both X-Worker-ID and X-Secret"));
+        }
+        (None, None) => {
+            let Some(header) = request.header("authorization") else { return Ok(None) };
+            let header = header.trim();
+            let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+            if !scheme.eq_ignore_ascii_case(WORKER_SCHEME) {
+                return Ok(None);
+            }
+            let (id, secret) = rest
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| bad_worker_credentials("use `Authorization: Worker <id>:<secret>`"))?;
+            (id.trim().to_string(), secret.trim().to_string())
+        }
+    };
+    let id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| bad_worker_credentials("invalid worker credentials"))?;
+    if secret.is_empty() {
+        return Err(bad_worker_credentials("invalid worker credentials"));
+    }
+    Ok(Some((id, secret)))
+}
+
+/// The caller of this request (see the module docs).
+pub fn authenticate(ctx: &Ctx) -> Result<Caller, ApiError> {
+    match presented_worker(ctx)? {
+        Some((id, secret)) => Ok(Caller::Worker(workers::authenticate(ctx.db()?, id, &secret)?)),
+        None => Ok(Caller::Person(auth::authenticate(ctx)?)),
+    }
+}
+
+/// The worker: 401 for an anonymous caller, 403 for a person.
+pub fn require_worker(caller: &Caller) -> Result<&Worker, ApiError> {
+    match caller {
+        Caller::Worker(worker) => Ok(worker),
+        Caller::Person(Principal::Anonymous) => Err(ApiError::Unauthorized("worker credentials required".into())),
+        Caller::Person(_) => Err(ApiError::Forbidden("this route is for workers (X-Worker-ID + X-Secret)".into())),
+    }
+}
+
+/// The person: 401 for anonymous callers, 403 for a worker. (Anonymous is returned as an error here;
+/// use [`Caller::principal`] to accept anonymous people.)
+pub fn require_person(caller: &Caller) -> Result<&Principal, ApiError> {
+    match caller {
+        Caller::Person(Principal::Anonymous) => Err(ApiError::Unauthorized("authentication required".into())),
+        Caller::Person(principal) => Ok(principal),
+        Caller::Worker(_) => Err(ApiError::Forbidden("workers cannot do this; use a user token".into())),
+    }
+}
+
+/// A person's role bits on a project: own grant OR active groups' grants; administrators every bit;
+/// anonymous callers none.
+pub fn principal_role(db: &dyn Db, principal: &Principal, project: &Project) -> Result<i64, ApiError> {
+    match principal {
+        Principal::User(user) if !principal.is_admin() => {
+            let (own, groups) = store::grants_of_user(db, project.id, user.id)?;
+            Ok(principal.project_role(own, &groups))
+        }
+        _ => Ok(principal.project_role(0, &[])),
+    }
+}
+
+/// The caller's role bits on a project (a worker has none: see [`worker_access`]).
+pub fn project_role(db: &dyn Db, caller: &Caller, project: &Project) -> Result<i64, ApiError> {
+    match caller {
+        Caller::Person(principal) => principal_role(db, principal, project),
+        Caller::Worker(_) => Ok(0),
+    }
+}
+
+/// A worker's access row on the project (pending or accepted), if any.
+pub fn worker_access(db: &dyn Db, worker: &Worker, project: &Project) -> Result<Option<WorkerAccess>, ApiError> {
+    projects::worker_access(db, project.id, worker.id)
+}
+
+/// Whether the caller may read the project: public projects anyone; otherwise administrators, people with
+/// READ, and workers with an accepted grant.
+pub fn may_read(db: &dyn Db, caller: &Caller, project: &Project) -> Result<bool, ApiError> {
+    if project.visibility == Visibility::Public {
+        return Ok(true);
+    }
+    match caller {
+        Caller::Person(_) => Ok(roles::has(project_role(db, caller, project)?, roles::READ)),
+        Caller::Worker(worker) => Ok(worker_access(db, worker, project)?.is_some_and(|a| a.accepted())),
+    }
+}
+
+/// 404 (hidden) or 403 (private) unless the caller may read the project.
+pub fn require_read(db: &dyn Db, caller: &Caller, project: &Project) -> Result<(), ApiError> {
+    projects::require_read(project, may_read(db, caller, project)?)
+}
+
+/// The project by id or name, readable by the caller: 404 when missing or hidden from them, 403 when private.
+pub fn readable_project(db: &dyn Db, caller: &Caller, project: &Ref) -> Result<Project, ApiError> {
+    let project = projects::resolve(db, project)?;
+    require_read(db, caller, &project)?;
+    Ok(project)
+}
+
+/// 403 unless the caller's role holds every bit of `needed` (404 when they cannot even read a hidden project).
+/// Workers never hold role bits, so they always fail here (with 404 for hidden projects they cannot read).
+pub fn authorize(db: &dyn Db, caller: &Caller, project: &Project, needed: i64) -> Result<(), ApiError> {
+    match caller {
+        Caller::Person(Principal::Anonymous) if project.visibility != Visibility::Hidden => {
+            Err(ApiError::Unauthorized("authentication required".into()))
+        }
+        Caller::Person(_) => projects::authorize(project, project_role(db, caller, project)?, needed),
+        Caller::Worker(_) => {
+            require_read(db, caller, project)?;
+            Err(ApiError::Forbidden("workers hold no project roles; use a user token".into()))
+        }
+    }
+}
+
+/// The projects the caller may read, as a [`Scope`] over the alias `p` (empty = every project, for
+/// administrators). Feed it to `query::run` over `projects::RESOURCE`, or to `tasks::scope_of_projects`.
+pub fn read_scope(caller: &Caller) -> Scope {
+    match caller {
+        Caller::Worker(worker) => store::read_scope_worker(worker.id),
+        Caller::Person(principal) if principal.is_admin() => Scope::default(),
+        Caller::Person(Principal::User(user)) => store::read_scope_user(user.id),
+        Caller::Person(_) => store::read_scope_anonymous(),
+    }
+}
+
+/// The logs the caller may read, as a [`Scope`] over `logs l`: administrators all; anyone else only entries
+/// filed under a project they may read (entries without a project are for administrators).
+pub fn logs_scope(caller: &Caller) -> Scope {
+    let projects = read_scope(caller);
+    if caller.is_admin() {
+        return Scope::default();
+    }
+    Scope {
+        sql: format!("l.project IN (SELECT p.id FROM projects p WHERE ({}))", projects.sql),
+        params: projects.params,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::project::{AccessRequest, ProjectInput};
+    use crate::domain::worker::WorkerInput;
+    use crate::http::Request;
+    use crate::platform::Platform;
+    use crate::store::{groups, users};
+    use crate::testing::TestPlatform;
+
+    fn request(headers: &[(&str, &str)]) -> Request {
+        Request { headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Request::default() }
+    }
+
+    fn caller(platform: &TestPlatform, headers: &[(&str, &str)]) -> Result<Caller, ApiError> {
+        authenticate(&Ctx::new(platform, request(headers)))
+    }
+
+    fn register(platform: &TestPlatform) -> (i64, String) {
+        let db = platform.open_db().unwrap();
+        let input = WorkerInput { alias: "w".into(), ..WorkerInput::default() };
+        let created = workers::register(db.as_ref(), &input, 1).unwrap();
+        (created.worker.id, created.secret)
+    }
+
+    #[test]
+    fn worker_credentials_in_both_styles() {
+        let platform = TestPlatform::new("caller-styles");
+        let (id, secret) = register(&platform);
+        let id_text = id.to_string();
+        let by_headers = caller(&platform, &[("X-Worker-ID", &id_text), ("x-secret", &secret)]).unwrap();
+        assert_eq!(by_headers.worker().map(|w| w.id), Some(id));
+        let header = format!("Worker {id}:{secret}");
+        let by_authorization = caller(&platform, &[("authorization", &header)]).unwrap();
+        assert_eq!(by_authorization.worker().map(|w| w.id), Some(id));
+        assert!(!by_authorization.is_admin());
+        assert_eq!(caller(&platform, &[]).unwrap(), Caller::Person(Principal::Anonymous));
+        let admin = caller(&platform, &[("authorization", "Bearer root-secret")]).unwrap();
+        assert!(admin.is_admin());
+    }
+
+    #[test]
+    fn wrong_or_partial_worker_credentials_are_401() {
+        let platform = TestPlatform::new("caller-bad");
+        let (id, secret) = register(&platform);
+        let id_text = id.to_string();
+        let wrong = format!("{secret}x");
+        let cases: Vec<Vec<(&str, &str)>> = vec![
+            vec![("x-worker-id", &id_text), ("x-secret", &wrong)],
+            vec![("x-worker-id", "999"), ("x-secret", &secret)],
+            vec![("x-worker-id", "abc"), ("x-secret", &secret)],
+            vec![("x-worker-id", &id_text)],
+            vec![("x-secret", &secret)],
+            vec![("x-worker-id", &id_text), ("x-secret", "")],
+            vec![("authorization", "Worker nothing")],
+            vec![("authorization", "worker 1:")],
+        ];
+        for headers in cases {
+            let error = caller(&platform, &headers).unwrap_err();
+            assert_eq!(error.status(), 401, "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn roles_visibility_and_scopes() {
+        let platform = TestPlatform::new("caller-roles");
+        let db = platform.open_db().unwrap();
+        let db = db.as_ref();
+        let new_user = users::NewUser {
+            username: "ada",
+            email: "x@example.org",
+            first_name: "",
+            last_name: "",
+            password_hash: None,
+            active: true,
+            admin: false,
+            verified: true,
+            created_at: 1,
+        };
+        let ada = users::insert(db, &new_user).unwrap().unwrap().id;
+        let input =
+            ProjectInput { name: "hidden".into(), visibility: Some(Visibility::Hidden), ..ProjectInput::default() };
+        let project = projects::create(db, None, &input, 1).unwrap();
+        let user = Caller::Person(Principal::User(auth::UserPrincipal {
+            id: ada,
+            username: "ada".into(),
+            admin: false,
+            token_id: 1,
+            token_kind: crate::store::tokens::TokenKind::Api,
+        }));
+        assert_eq!(project_role(db, &user, &project).unwrap(), 0);
+        assert!(!may_read(db, &user, &project).unwrap());
+        assert_eq!(require_read(db, &user, &project).unwrap_err().status(), 404);
+        assert_eq!(authorize(db, &user, &project, roles::EDIT).unwrap_err().status(), 404);
+        projects::set_user_grant(db, project.id, ada, roles::READ).unwrap();
+        assert!(may_read(db, &user, &project).unwrap());
+        assert_eq!(authorize(db, &user, &project, roles::EDIT).unwrap_err().status(), 403);
+        let group = groups::insert(db, "team", "", true, 1).unwrap().unwrap().id;
+        groups::add_member(db, group, ada).unwrap();
+        projects::set_group_grant(db, project.id, group, roles::EDIT).unwrap();
+        assert_eq!(project_role(db, &user, &project).unwrap(), roles::READ | roles::EDIT, "user OR group");
+        assert!(authorize(db, &user, &project, roles::EDIT).is_ok());
+        assert_eq!(project_role(db, &Caller::Person(Principal::Admin), &project).unwrap(), roles::ALL);
+
+        let (worker_id, _) = register(&platform);
+        let worker = Caller::Worker(workers::get(db, worker_id).unwrap());
+        assert!(!may_read(db, &worker, &project).unwrap());
+        let ask = AccessRequest { assign: true, submit: false };
+        projects::request_access(db, project.id, worker_id, &ask, 1).unwrap();
+        assert!(!may_read(db, &worker, &project).unwrap(), "a pending request reads nothing");
+        projects::accept_request(db, project.id, worker_id, 2).unwrap();
+        assert!(may_read(db, &worker, &project).unwrap());
+        assert_eq!(authorize(db, &worker, &project, roles::READ).unwrap_err().status(), 403);
+        assert_eq!(read_scope(&Caller::Person(Principal::Admin)), Scope::default());
+        assert!(!read_scope(&worker).sql.is_empty());
+        assert_eq!(require_worker(&user).unwrap_err().status(), 403);
+        assert_eq!(require_worker(&Caller::Person(Principal::Anonymous)).unwrap_err().status(), 401);
+        assert_eq!(require_person(&worker).unwrap_err().status(), 403);
+    }
+}

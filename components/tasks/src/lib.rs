@@ -1,0 +1,262 @@
+//! Component `tasks` (SPEC §4): submit (single and bulk), claim with long-poll, heartbeat, release, the
+//! `/tasks` collection, single tasks and their results, and the control actions `cancel`, `retry` and
+//! `set_priority`. Each handler authenticates ([`caller`]), authorises against the task's project, calls
+//! `conveyor_core::tasks` and answers; every rule lives there. Decisions: `docs/tasks.md`.
+#![allow(unsafe_code, reason = "`#[http_component]` expands to the wasm export glue")]
+
+use conveyor_core::caller::{self, Caller};
+use conveyor_core::db::Db;
+use conveyor_core::domain::project::{Project, Visibility};
+use conveyor_core::domain::roles;
+use conveyor_core::domain::task::{
+    BulkSubmitRequest, ClaimRequest, HeartbeatRequest, ReleaseRequest, SubmitRequest, Task,
+};
+use conveyor_core::domain::worker::Worker;
+use conveyor_core::http::BULK_BODY_LIMIT;
+use conveyor_core::query;
+use conveyor_core::store::projects as project_store;
+use conveyor_core::tasks::{self, ClaimTarget};
+use conveyor_core::{ApiError, Ctx, Response, Router, clock, control, projects, route};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// The longest long-poll a claim may ask for (SPEC §4), in seconds.
+const MAX_WAIT: i64 = 20;
+/// Body limit of the routes carrying a recipe or an output: either may be 1 MiB of text, which JSON escaping
+/// can blow up to 6 MiB (`\u0000`), so the default 1 MiB limit would refuse legal requests.
+const PAYLOAD_BODY_LIMIT: usize = 8 << 20;
+/// How long a waiting claim sleeps between attempts.
+const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+// ----- submit -----
+
+fn submit(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let request: SubmitRequest = ctx.json()?;
+    let db = ctx.db()?;
+    let project = projects::resolve(db, &request.project.to_ref())?;
+    may_submit(db, &caller, &project)?;
+    let task = tasks::submit(db, ctx.kv()?.as_ref(), &project, &request.spec(), clock::now())?;
+    Ok(Response::created(&task))
+}
+
+fn bulk_submit(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let request: BulkSubmitRequest = ctx.json()?;
+    let db = ctx.db()?;
+    let project = projects::resolve(db, &request.project.to_ref())?;
+    may_submit(db, &caller, &project)?;
+    let result = tasks::bulk_submit(db, ctx.kv()?.as_ref(), &project, &request.tasks, clock::now())?;
+    Ok(Response::created(&result))
+}
+
+/// Users need EDIT; workers an accepted SUBMIT grant. Callers who may not read a hidden project get 404.
+fn may_submit(db: &dyn Db, caller: &Caller, project: &Project) -> Result<(), ApiError> {
+    let Caller::Worker(worker) = caller else { return caller::authorize(db, caller, project, roles::EDIT) };
+    if caller::worker_access(db, worker, project)?.is_some_and(|access| access.may_submit()) {
+        return Ok(());
+    }
+    caller::require_read(db, caller, project)?;
+    Err(ApiError::Forbidden(format!("worker {} has no accepted submit grant on project {}", worker.id, project.id)))
+}
+
+// ----- claim, heartbeat, release (workers) -----
+
+fn claim(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let worker = caller::require_worker(&caller)?;
+    let request: ClaimRequest = optional_json(ctx)?;
+    let wait = request.wait.unwrap_or(0);
+    if !(0..=MAX_WAIT).contains(&wait) {
+        return Err(ApiError::invalid_field("wait", format!("must be 0 to {MAX_WAIT} seconds")));
+    }
+    let db = ctx.db()?;
+    let kv = ctx.kv()?;
+    let project = match &request.project {
+        Some(reference) => {
+            let project = projects::resolve(db, &reference.to_ref())?;
+            may_claim_from(db, &caller, worker, &project)?;
+            Some(project)
+        }
+        None => None,
+    };
+    let scope = project_store::claim_scope_worker(worker.id);
+    let target = match &project {
+        Some(project) => ClaimTarget::Project(project),
+        None => ClaimTarget::Any(&scope),
+    };
+    // Monotonic time bounds the wait; the claim itself uses the (test-controllable) wall clock.
+    let deadline = Instant::now() + Duration::from_secs(wait as u64);
+    loop {
+        if let Some(task) = tasks::claim(db, kv.as_ref(), worker.id, target, clock::now())? {
+            return Ok(Response::ok(&task));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(Response::no_content());
+        }
+        std::thread::sleep(left.min(POLL_INTERVAL));
+    }
+}
+
+/// Public projects: any worker. Private and hidden: an accepted ASSIGN grant (a hidden project answers 404
+/// to a worker without any accepted grant, as if it did not exist).
+fn may_claim_from(db: &dyn Db, caller: &Caller, worker: &Worker, project: &Project) -> Result<(), ApiError> {
+    if project.visibility == Visibility::Public
+        || caller::worker_access(db, worker, project)?.is_some_and(|access| access.may_assign())
+    {
+        return Ok(());
+    }
+    caller::require_read(db, caller, project)?;
+    Err(ApiError::Forbidden(format!("worker {} has no accepted assign grant on project {}", worker.id, project.id)))
+}
+
+fn heartbeat(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let worker = caller::require_worker(&caller)?;
+    let id = task_id(ctx)?;
+    let request: HeartbeatRequest = optional_json(ctx)?;
+    let db = ctx.db()?;
+    let beat = tasks::heartbeat(db, worker.id, id, &request, clock::now())
+        .map_err(|error| hide_refusal(db, &caller, id, error))?;
+    Ok(Response::ok(&beat))
+}
+
+fn release(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let worker = caller::require_worker(&caller)?;
+    let id = task_id(ctx)?;
+    let request: ReleaseRequest = ctx.json()?;
+    let db = ctx.db()?;
+    match tasks::release(db, worker.id, id, &request, clock::now()).map_err(|e| hide_refusal(db, &caller, id, e)) {
+        Ok(released) => Ok(Response::ok(&released)),
+        // SPEC §4: a refused release says `"updated": false` (with the error's detail and code).
+        Err(error @ ApiError::Conflict { .. }) => {
+            let body = error.body();
+            Ok(Response::json(409, &json!({"updated": false, "detail": body.detail, "code": body.code})))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// A heartbeat/release refusal (409) on a task of a hidden project the worker cannot read is a 404, so
+/// hidden projects never reveal their tasks.
+fn hide_refusal(db: &dyn Db, caller: &Caller, id: i64, error: ApiError) -> ApiError {
+    if !matches!(error, ApiError::Conflict { .. }) {
+        return error;
+    }
+    let hidden = tasks::get(db, id)
+        .and_then(|task| projects::get(db, task.project))
+        .and_then(|project| Ok(project.visibility == Visibility::Hidden && !caller::may_read(db, caller, &project)?));
+    match hidden {
+        Ok(true) => ApiError::NotFound(format!("task {id} not found")),
+        Ok(false) => error,
+        Err(other) => other,
+    }
+}
+
+// ----- reads -----
+
+fn list(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let projects = caller::read_scope(&caller);
+    let query = query::parse(&tasks::RESOURCE, &ctx.request.query_pairs(), &[])?;
+    let page = query::run(ctx.db()?, &tasks::RESOURCE, &tasks::scope_of_projects(&projects), &query)?;
+    Ok(Response::ok(&query::page_json(&page, &query, &ctx.request)))
+}
+
+fn get(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    Ok(Response::ok(&readable_task(ctx, &caller)?))
+}
+
+/// `GET /tasks/{id}/result`: the raw result as a download (`?inline=1` shows it in place). A task without
+/// a result is 404.
+fn result(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let mut inline = false;
+    for (key, value) in ctx.request.query_pairs() {
+        match key.as_str() {
+            "inline" => inline = parse_flag(&value)?,
+            other => return Err(ApiError::bad_request("invalid_query", format!("unknown parameter `{other}`"))),
+        }
+    }
+    let task = readable_task(ctx, &caller)?;
+    let body = task.result.ok_or_else(|| ApiError::NotFound(format!("task {} has no result", task.id)))?;
+    let response = Response::raw(200, "text/plain; charset=utf-8", body);
+    Ok(if inline {
+        response
+    } else {
+        response.with_header("content-disposition", format!("attachment; filename=\"task-{}-result.txt\"", task.id))
+    })
+}
+
+fn parse_flag(value: &str) -> Result<bool, ApiError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ApiError::bad_request("invalid_query", format!("`inline` must be a boolean, not `{value}`"))),
+    }
+}
+
+/// The task in the path, if the caller may read its project: 403 private, 404 hidden (or no such task).
+fn readable_task(ctx: &Ctx, caller: &Caller) -> Result<Task, ApiError> {
+    let db = ctx.db()?;
+    let task = tasks::get(db, task_id(ctx)?)?;
+    let project = projects::get(db, task.project)?;
+    caller::require_read(db, caller, &project).map_err(|error| match error {
+        ApiError::NotFound(_) => ApiError::NotFound(format!("task {} not found", task.id)),
+        other => other,
+    })?;
+    Ok(task)
+}
+
+// ----- control -----
+
+/// `POST /tasks/{id}` JSON-RPC: `cancel`, `retry`, `set_priority {priority}`; EDIT on the task's project.
+fn control(ctx: &Ctx) -> Result<Response, ApiError> {
+    Ok(control::dispatch(ctx, |method, params| {
+        let action = tasks::Action::parse(method, params)?.ok_or_else(|| control::unknown_method(method))?;
+        let caller = caller::authenticate(ctx)?;
+        let db = ctx.db()?;
+        let task = tasks::get(db, task_id(ctx)?)?;
+        let project = projects::get(db, task.project)?;
+        caller::authorize(db, &caller, &project, action.required_role()).map_err(|error| match error {
+            ApiError::NotFound(_) => ApiError::NotFound(format!("task {} not found", task.id)),
+            other => other,
+        })?;
+        action.run(db, task.id, clock::now())
+    }))
+}
+
+// ----- helpers -----
+
+/// An optional JSON body: none (or whitespace) is the default value.
+fn optional_json<T: serde::de::DeserializeOwned + Default>(ctx: &Ctx) -> Result<T, ApiError> {
+    if ctx.request.body.iter().all(u8::is_ascii_whitespace) { Ok(T::default()) } else { ctx.json() }
+}
+
+/// The task id in the path; anything but an integer names no task.
+fn task_id(ctx: &Ctx) -> Result<i64, ApiError> {
+    let id = ctx.param("id");
+    id.parse().map_err(|_| ApiError::NotFound(format!("task `{id}` not found")))
+}
+
+fn router() -> Router {
+    Router::new(vec![
+        route("GET", "/api/v1/tasks", list),
+        route("POST", "/api/v1/tasks", submit).body_limit(PAYLOAD_BODY_LIMIT),
+        route("POST", "/api/v1/tasks/bulk", bulk_submit).body_limit(BULK_BODY_LIMIT),
+        route("POST", "/api/v1/tasks/claim", claim),
+        route("GET", "/api/v1/tasks/:id", get),
+        route("POST", "/api/v1/tasks/:id", control),
+        route("GET", "/api/v1/tasks/:id/result", result),
+        route("POST", "/api/v1/tasks/:id/heartbeat", heartbeat),
+        route("POST", "/api/v1/tasks/:id/release", release).body_limit(PAYLOAD_BODY_LIMIT),
+    ])
+}
+
+#[spin_sdk::http_component]
+fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
+    conveyor_core::platform::serve(&router(), request)
+}

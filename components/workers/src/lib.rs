@@ -1,0 +1,156 @@
+//! Component `workers` (SPEC §5): worker registration (the secret is shown once), the `/workers`
+//! collection, patches, control actions (pause, unpause, rotate_secret), stats, and logs. Each handler
+//! authenticates the caller (`caller::authenticate`: users or workers), checks access, calls
+//! `conveyor_core::{workers, logs}` and answers. Decisions: `docs/tasks.md`, "HTTP surface: projects,
+//! workers, logs".
+#![allow(unsafe_code, reason = "`#[http_component]` expands to the wasm export glue")]
+
+use conveyor_core::auth;
+use conveyor_core::caller::{self, Caller};
+use conveyor_core::clock;
+use conveyor_core::control;
+use conveyor_core::domain::project::Visibility;
+use conveyor_core::domain::worker::{LogInput, WorkerInput, WorkerPatch};
+use conveyor_core::logs;
+use conveyor_core::projects;
+use conveyor_core::query::{self, Scope};
+use conveyor_core::workers::{self, Action};
+use conveyor_core::{ApiError, Ctx, Response, Router, route};
+use spin_sdk::http_component;
+
+// ----- /workers -----
+
+/// Open registration unless the variable `open_worker_registration` is `false`; then an administrator.
+fn register(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    if ctx.variable("open_worker_registration").is_some_and(|open| open.trim().eq_ignore_ascii_case("false")) {
+        auth::require_admin(caller::require_person(&caller)?)?;
+    }
+    let input: WorkerInput = ctx.json()?;
+    Ok(Response::created(&workers::register(ctx.db()?, &input, clock::now())?))
+}
+
+/// Signed-in users (not workers, not anonymous callers).
+fn list(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    caller::require_person(&caller)?;
+    let query = query::parse(&workers::RESOURCE, &ctx.request.query_pairs(), &[])?;
+    let mut page = query::run(ctx.db()?, &workers::RESOURCE, &Scope::default(), &query)?;
+    workers::decode_json_fields(&mut page, &["tags", "meta"]);
+    Ok(Response::ok(&query::page_json(&page, &query, &ctx.request)))
+}
+
+/// Signed-in users and workers.
+fn stats(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    if caller.is_anonymous() {
+        return Err(ApiError::Unauthorized("authentication required".into()));
+    }
+    Ok(Response::ok(&workers::stats(ctx.db()?)?))
+}
+
+/// Signed-in users, and the worker itself.
+fn get(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let id = worker_id(ctx)?;
+    match &caller {
+        Caller::Worker(worker) if worker.id != id => {
+            return Err(ApiError::Forbidden("a worker may only read itself".into()));
+        }
+        Caller::Worker(_) => {}
+        Caller::Person(_) => {
+            caller::require_person(&caller)?;
+        }
+    }
+    Ok(Response::ok(&workers::get(ctx.db()?, id)?))
+}
+
+/// The worker itself or an administrator.
+fn update(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let id = worker_id(ctx)?;
+    self_or_admin(&caller, id)?;
+    let patch: WorkerPatch = ctx.json()?;
+    Ok(Response::ok(&workers::update(ctx.db()?, id, &patch, clock::now())?))
+}
+
+/// `pause`, `unpause` (administrators), `rotate_secret` (the worker itself or an administrator).
+fn control(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    Ok(control::dispatch(ctx, |method, params| {
+        let id = worker_id(ctx)?;
+        let action = Action::parse(method, params)?.ok_or_else(|| control::unknown_method(method))?;
+        if action.admin_only() {
+            auth::require_admin(caller::require_person(&caller)?)?;
+        } else {
+            self_or_admin(&caller, id)?;
+        }
+        action.run(ctx.db()?, id, clock::now())
+    }))
+}
+
+// ----- /logs -----
+
+/// Workers only (task_tracker accepted anonymous logs: not copied). An entry filed under a project needs a
+/// project the worker may read (403 for a private one; a hidden one it may not read is answered like a
+/// missing one, 422).
+fn append_log(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let worker = caller::require_worker(&caller)?;
+    let entry: LogInput = ctx.json()?;
+    let db = ctx.db()?;
+    if let Some(project) = entry.project
+        && let Ok(project) = projects::get(db, project)
+        && !caller::may_read(db, &caller, &project)?
+    {
+        return Err(match project.visibility {
+            Visibility::Hidden => ApiError::invalid_field("project", "no such project"),
+            _ => ApiError::Forbidden(format!("project {} needs an accepted access grant", project.id)),
+        });
+    }
+    Ok(Response::created(&logs::append(db, Some(worker.id), &entry, clock::now())?))
+}
+
+/// Signed-in users: administrators every entry, others the entries of projects they may read.
+fn list_logs(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    caller::require_person(&caller)?;
+    let query = query::parse(&logs::RESOURCE, &ctx.request.query_pairs(), &[])?;
+    let mut page = query::run(ctx.db()?, &logs::RESOURCE, &caller::logs_scope(&caller), &query)?;
+    logs::decode_page(&mut page);
+    Ok(Response::ok(&query::page_json(&page, &query, &ctx.request)))
+}
+
+// ----- helpers -----
+
+/// A worker id from the path; anything but an integer names no worker.
+fn worker_id(ctx: &Ctx) -> Result<i64, ApiError> {
+    ctx.param("id").parse().map_err(|_| ApiError::NotFound(format!("worker `{}` not found", ctx.param("id"))))
+}
+
+/// The worker `id` itself, or an administrator: 401 anonymous, 403 anyone else.
+fn self_or_admin(caller: &Caller, id: i64) -> Result<(), ApiError> {
+    match caller {
+        Caller::Worker(worker) if worker.id == id => Ok(()),
+        Caller::Worker(_) => Err(ApiError::Forbidden("a worker may only change itself".into())),
+        Caller::Person(principal) => auth::require_admin(principal),
+    }
+}
+
+fn router() -> Router {
+    Router::new(vec![
+        route("GET", "/api/v1/workers", list),
+        route("POST", "/api/v1/workers", register),
+        route("GET", "/api/v1/workers/stats", stats),
+        route("GET", "/api/v1/workers/:id", get),
+        route("PATCH", "/api/v1/workers/:id", update),
+        route("POST", "/api/v1/workers/:id", control),
+        route("GET", "/api/v1/logs", list_logs),
+        route("POST", "/api/v1/logs", append_log),
+    ])
+}
+
+#[http_component]
+fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
+    conveyor_core::platform::serve(&router(), request)
+}
