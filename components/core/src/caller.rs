@@ -191,6 +191,91 @@ pub fn authorize(db: &dyn Db, caller: &Caller, project: &Project, needed: i64) -
     }
 }
 
+/// Submitting into a project: people need EDIT; workers an accepted SUBMIT grant. Callers who may not read a
+/// hidden project get 404 (it does not exist for them), a private one 403.
+pub fn may_submit(db: &dyn Db, caller: &Caller, project: &Project) -> Result<(), ApiError> {
+    let Caller::Worker(worker) = caller else { return authorize(db, caller, project, roles::EDIT) };
+    if worker_access(db, worker, project)?.is_some_and(|access| access.may_submit()) {
+        return Ok(());
+    }
+    require_read(db, caller, project)?;
+    Err(ApiError::Forbidden(format!("worker {} has no accepted submit grant on project {}", worker.id, project.id)))
+}
+
+/// Claiming from a named project: public projects any worker; private and hidden ones an accepted ASSIGN
+/// grant (a hidden project answers 404 to a worker without any accepted grant, as if it did not exist).
+pub fn may_claim_from(db: &dyn Db, worker: &Worker, project: &Project) -> Result<(), ApiError> {
+    if project.visibility == Visibility::Public || worker_access(db, worker, project)?.is_some_and(|a| a.may_assign()) {
+        return Ok(());
+    }
+    require_read(db, &Caller::Worker(worker.clone()), project)?;
+    Err(ApiError::Forbidden(format!("worker {} has no accepted assign grant on project {}", worker.id, project.id)))
+}
+
+/// A heartbeat/release refusal (409) on a task of a hidden project the caller cannot read becomes a 404, so
+/// hidden projects never reveal their tasks. Other errors pass through.
+pub fn hide_task_refusal(db: &dyn Db, caller: &Caller, task: i64, error: ApiError) -> ApiError {
+    if !matches!(error, ApiError::Conflict { .. }) {
+        return error;
+    }
+    let hidden = crate::tasks::get(db, task)
+        .and_then(|task| projects::get(db, task.project))
+        .and_then(|project| Ok(project.visibility == Visibility::Hidden && !may_read(db, caller, &project)?));
+    match hidden {
+        Ok(true) => ApiError::NotFound(format!("task {task} not found")),
+        Ok(false) => error,
+        Err(other) => other,
+    }
+}
+
+/// The project secret: people need SECRET; a worker an accepted grant of any kind (a pending request reads
+/// nothing).
+pub fn may_read_secret(db: &dyn Db, caller: &Caller, project: &Project) -> Result<(), ApiError> {
+    match caller {
+        Caller::Worker(worker) => {
+            require_read(db, caller, project)?;
+            if worker_access(db, worker, project)?.is_some_and(|access| access.accepted()) {
+                Ok(())
+            } else {
+                Err(ApiError::Forbidden("the project secret needs an accepted access grant".into()))
+            }
+        }
+        Caller::Person(_) => authorize(db, caller, project, roles::SECRET),
+    }
+}
+
+/// Editing a project: EDIT, plus MANAGE_ACCESS when the visibility changes (it decides who sees it).
+pub fn may_edit(
+    db: &dyn Db,
+    caller: &Caller,
+    project: &Project,
+    new_visibility: Option<Visibility>,
+) -> Result<(), ApiError> {
+    authorize(db, caller, project, roles::EDIT)?;
+    if new_visibility.is_some_and(|visibility| visibility != project.visibility) {
+        authorize(db, caller, project, roles::MANAGE_ACCESS)?;
+    }
+    Ok(())
+}
+
+/// Registering a worker: open unless the variable `open_worker_registration` is `false`; then an
+/// administrator.
+pub fn may_register_worker(ctx: &Ctx, caller: &Caller) -> Result<(), ApiError> {
+    if ctx.variable("open_worker_registration").is_some_and(|open| open.trim().eq_ignore_ascii_case("false")) {
+        auth::require_admin(require_person(caller)?)?;
+    }
+    Ok(())
+}
+
+/// Reading a worker: signed-in people, and the worker itself (403 for other workers, 401 anonymous).
+pub fn may_read_worker(caller: &Caller, id: i64) -> Result<(), ApiError> {
+    match caller {
+        Caller::Worker(worker) if worker.id != id => Err(ApiError::Forbidden("a worker may only read itself".into())),
+        Caller::Worker(_) => Ok(()),
+        Caller::Person(_) => require_person(caller).map(|_| ()),
+    }
+}
+
 /// The projects the caller may read, as a [`Scope`] over the alias `p` (empty = every project, for
 /// administrators). Feed it to `query::run` over `projects::RESOURCE`, or to `tasks::scope_of_projects`.
 pub fn read_scope(caller: &Caller) -> Scope {

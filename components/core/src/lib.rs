@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod auth;
 pub mod caller;
 pub mod clock;
+pub mod compat;
 pub mod control;
 pub mod db;
 pub mod domain;

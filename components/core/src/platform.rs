@@ -46,7 +46,7 @@ impl Kv for MemoryKv {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use spin_platform::{SpinPlatform, serve};
+pub use spin_platform::{SpinPlatform, serve, serve_mapped};
 
 #[cfg(target_arch = "wasm32")]
 mod spin_platform {
@@ -96,6 +96,15 @@ mod spin_platform {
 
     /// Serves one Spin request with a component's router.
     pub fn serve(router: &Router, request: spin_sdk::http::Request) -> spin_sdk::http::Response {
+        serve_mapped(router, request, crate::http::Response::error)
+    }
+
+    /// [`serve`], answering errors with `on_error` (the wire-compatible surfaces' own envelopes).
+    pub fn serve_mapped(
+        router: &Router,
+        request: spin_sdk::http::Request,
+        on_error: fn(&ApiError) -> crate::http::Response,
+    ) -> spin_sdk::http::Response {
         let header = |name: &str| request.header(name).and_then(|v| v.as_str()).map(str::to_string);
         let full_url = header("spin-full-url").unwrap_or_default();
         let base_url =
@@ -112,7 +121,7 @@ mod spin_platform {
             base_url: base_url.unwrap_or_default(),
             body: request.into_body(),
         };
-        let response = router.handle(&SpinPlatform, converted);
+        let response = router.handle_mapped(&SpinPlatform, converted, on_error);
         let mut builder = spin_sdk::http::Response::builder();
         builder.status(response.status);
         for (name, value) in response.headers {

@@ -32,6 +32,11 @@ pub fn resolve(db: &dyn Db, project: &Ref) -> Result<Project, ApiError> {
     })
 }
 
+/// The project whose `git_repo` is `repo` (the git receive hook), if any.
+pub fn find_by_git_repo(db: &dyn Db, repo: &str) -> Result<Option<Project>, ApiError> {
+    Ok(store::find_by_git_repo(db, repo)?)
+}
+
 /// A project by id; 404 when there is none.
 pub fn get(db: &dyn Db, id: i64) -> Result<Project, ApiError> {
     resolve(db, &Ref::Id(id))

@@ -118,6 +118,17 @@ impl Router {
 
     /// Dispatches a request, turning every error into SPEC §1's error response.
     pub fn handle(&self, platform: &dyn Platform, request: Request) -> Response {
+        self.handle_mapped(platform, request, Response::error)
+    }
+
+    /// Dispatches a request, answering every error (including 404/405/413 of the table itself) with
+    /// `on_error`: the wire-compatible surfaces render errors in their own envelope.
+    pub fn handle_mapped(
+        &self,
+        platform: &dyn Platform,
+        request: Request,
+        on_error: fn(&ApiError) -> Response,
+    ) -> Response {
         let path: Vec<&str> = split(&request.path).collect();
         let mut path_matched = false;
         for route in &self.routes {
@@ -128,18 +139,17 @@ impl Router {
                 continue;
             }
             if request.body.len() > route.body_limit {
-                return ApiError::PayloadTooLarge { limit: route.body_limit }.into();
+                return on_error(&ApiError::PayloadTooLarge { limit: route.body_limit });
             }
             let (handler, body_limit) = (route.handler, route.body_limit);
             let ctx = Ctx { params, body_limit, ..Ctx::new(platform, request) };
-            return handler(&ctx).unwrap_or_else(Response::from);
+            return handler(&ctx).unwrap_or_else(|error| on_error(&error));
         }
-        if path_matched {
+        on_error(&if path_matched {
             ApiError::MethodNotAllowed
         } else {
             ApiError::NotFound(format!("no route for {}", request.path))
-        }
-        .into()
+        })
     }
 }
 

@@ -60,6 +60,26 @@ pub fn secrets_equal(presented: &str, expected: &str) -> bool {
     constant_time_eq(&sha256(presented), &sha256(expected))
 }
 
+/// HMAC-SHA256 (RFC 2104) of `message` under `key`: what webhooks sign their bodies with
+/// (`X-Hub-Signature-256: sha256=<hex>`). Compare results with [`constant_time_eq`].
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    const BLOCK: usize = 64;
+    let mut block = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.map(|k| k ^ byte);
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
+    Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// An argon2id PHC string for `password` (default parameters: m=19 MiB, t=2, p=1) with a random salt.
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
     let salt = SaltString::encode_b64(&random_bytes::<16>()?).map_err(ApiError::internal)?;
@@ -113,6 +133,16 @@ mod tests {
         assert!(secrets_equal("token", "token"));
         assert!(!secrets_equal("token", "token2"));
         assert!(!secrets_equal("", "token"));
+    }
+
+    #[test]
+    fn hmac_sha256_matches_rfc_4231() {
+        // RFC 4231, test case 2.
+        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(hex(&mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        // Test case 6: a key longer than the block is hashed first.
+        let mac = hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First");
+        assert_eq!(hex(&mac), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
     }
 
     #[test]

@@ -119,6 +119,14 @@ pub fn find(db: &dyn Db, project: &Ref) -> Result<Option<Project>, DbError> {
     }
 }
 
+/// The lowest-id project whose `git_repo` is exactly `repo` (the git receive hook).
+pub fn find_by_git_repo(db: &dyn Db, repo: &str) -> Result<Option<Project>, DbError> {
+    db.execute(&format!("{SELECT} WHERE p.git_repo = ? ORDER BY p.id LIMIT 1"), &[repo.into()])?
+        .first()
+        .map(|row| from_row(&row))
+        .transpose()
+}
+
 /// Whether another project (not `except`) has this name (case-insensitively).
 pub fn name_taken(db: &dyn Db, name: &str, except: Option<i64>) -> Result<bool, DbError> {
     let rows = db.execute("SELECT 1 FROM projects WHERE name = ? AND id IS NOT ?", &[name.into(), except.into()])?;
