@@ -176,3 +176,53 @@ impl TestHost {
         TestHost { host, data, http }
     }
 }
+
+/// The environment variable that turns a re-executed test binary into a child host.
+const CHILD_HOST_DATA: &str = "CONVEYOR_CHILD_HOST_DATA";
+const CHILD_HOST_URL: &str = "CONVEYOR_CHILD_HOST_URL=";
+
+/// A host serving from a separate process: the current test binary re-executed to run only its ignored
+/// `child_host_entry` test (see [`child_host_main`]). Killed when dropped.
+pub struct ChildHost {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl ChildHost {
+    /// Starts a host process on `data_dir` (already built components, shared compile cache).
+    pub fn spawn(data_dir: &Path) -> ChildHost {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+            .args(["--exact", "child_host_entry", "--ignored", "--nocapture", "--test-threads=1"])
+            .env(CHILD_HOST_DATA, data_dir)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the child host process starts");
+        let stdout = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+        let url = stdout
+            .lines()
+            .map_while(Result::ok)
+            // libtest prints `test child_host_entry ... ` without a newline, so the marker may follow it.
+            .find_map(|line| line.split_once(CHILD_HOST_URL).map(|(_, url)| url.trim().to_string()))
+            .expect("the child host prints its URL");
+        ChildHost { child, url }
+    }
+}
+
+impl Drop for ChildHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The body of a test binary's ignored `child_host_entry` test: when started by [`ChildHost::spawn`], serve
+/// the application on the given data directory until killed; otherwise return at once.
+pub async fn child_host_main() {
+    let Some(data_dir) = std::env::var_os(CHILD_HOST_DATA) else { return };
+    let mut options = HostOptions::new(app_manifest(), PathBuf::from(data_dir));
+    options.cache_dir = Some(shared_cache_dir());
+    let host = conveyor::start(options).await.expect("the child host starts");
+    println!("{CHILD_HOST_URL}{}", host.url());
+    std::future::pending::<()>().await;
+}

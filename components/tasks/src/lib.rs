@@ -5,13 +5,9 @@
 #![allow(unsafe_code, reason = "`#[http_component]` expands to the wasm export glue")]
 
 use conveyor_core::caller::{self, Caller};
-use conveyor_core::db::Db;
-use conveyor_core::domain::project::{Project, Visibility};
-use conveyor_core::domain::roles;
 use conveyor_core::domain::task::{
     BulkSubmitRequest, ClaimRequest, HeartbeatRequest, ReleaseRequest, SubmitRequest, Task,
 };
-use conveyor_core::domain::worker::Worker;
 use conveyor_core::http::BULK_BODY_LIMIT;
 use conveyor_core::query;
 use conveyor_core::store::projects as project_store;
@@ -35,7 +31,7 @@ fn submit(ctx: &Ctx) -> Result<Response, ApiError> {
     let request: SubmitRequest = ctx.json()?;
     let db = ctx.db()?;
     let project = projects::resolve(db, &request.project.to_ref())?;
-    may_submit(db, &caller, &project)?;
+    caller::may_submit(db, &caller, &project)?;
     let task = tasks::submit(db, ctx.kv()?.as_ref(), &project, &request.spec(), clock::now())?;
     Ok(Response::created(&task))
 }
@@ -45,19 +41,9 @@ fn bulk_submit(ctx: &Ctx) -> Result<Response, ApiError> {
     let request: BulkSubmitRequest = ctx.json()?;
     let db = ctx.db()?;
     let project = projects::resolve(db, &request.project.to_ref())?;
-    may_submit(db, &caller, &project)?;
+    caller::may_submit(db, &caller, &project)?;
     let result = tasks::bulk_submit(db, ctx.kv()?.as_ref(), &project, &request.tasks, clock::now())?;
     Ok(Response::created(&result))
-}
-
-/// Users need EDIT; workers an accepted SUBMIT grant. Callers who may not read a hidden project get 404.
-fn may_submit(db: &dyn Db, caller: &Caller, project: &Project) -> Result<(), ApiError> {
-    let Caller::Worker(worker) = caller else { return caller::authorize(db, caller, project, roles::EDIT) };
-    if caller::worker_access(db, worker, project)?.is_some_and(|access| access.may_submit()) {
-        return Ok(());
-    }
-    caller::require_read(db, caller, project)?;
-    Err(ApiError::Forbidden(format!("worker {} has no accepted submit grant on project {}", worker.id, project.id)))
 }
 
 // ----- claim, heartbeat, release (workers) -----
@@ -75,7 +61,7 @@ fn claim(ctx: &Ctx) -> Result<Response, ApiError> {
     let project = match &request.project {
         Some(reference) => {
             let project = projects::resolve(db, &reference.to_ref())?;
-            may_claim_from(db, &caller, worker, &project)?;
+            caller::may_claim_from(db, worker, &project)?;
             Some(project)
         }
         None => None,
@@ -99,18 +85,6 @@ fn claim(ctx: &Ctx) -> Result<Response, ApiError> {
     }
 }
 
-/// Public projects: any worker. Private and hidden: an accepted ASSIGN grant (a hidden project answers 404
-/// to a worker without any accepted grant, as if it did not exist).
-fn may_claim_from(db: &dyn Db, caller: &Caller, worker: &Worker, project: &Project) -> Result<(), ApiError> {
-    if project.visibility == Visibility::Public
-        || caller::worker_access(db, worker, project)?.is_some_and(|access| access.may_assign())
-    {
-        return Ok(());
-    }
-    caller::require_read(db, caller, project)?;
-    Err(ApiError::Forbidden(format!("worker {} has no accepted assign grant on project {}", worker.id, project.id)))
-}
-
 fn heartbeat(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let worker = caller::require_worker(&caller)?;
@@ -118,7 +92,7 @@ fn heartbeat(ctx: &Ctx) -> Result<Response, ApiError> {
     let request: HeartbeatRequest = optional_json(ctx)?;
     let db = ctx.db()?;
     let beat = tasks::heartbeat(db, worker.id, id, &request, clock::now())
-        .map_err(|error| hide_refusal(db, &caller, id, error))?;
+        .map_err(|error| caller::hide_task_refusal(db, &caller, id, error))?;
     Ok(Response::ok(&beat))
 }
 
@@ -128,7 +102,9 @@ fn release(ctx: &Ctx) -> Result<Response, ApiError> {
     let id = task_id(ctx)?;
     let request: ReleaseRequest = ctx.json()?;
     let db = ctx.db()?;
-    match tasks::release(db, worker.id, id, &request, clock::now()).map_err(|e| hide_refusal(db, &caller, id, e)) {
+    match tasks::release(db, worker.id, id, &request, clock::now())
+        .map_err(|e| caller::hide_task_refusal(db, &caller, id, e))
+    {
         Ok(released) => Ok(Response::ok(&released)),
         // SPEC §4: a refused release says `"updated": false` (with the error's detail and code).
         Err(error @ ApiError::Conflict { .. }) => {
@@ -136,22 +112,6 @@ fn release(ctx: &Ctx) -> Result<Response, ApiError> {
             Ok(Response::json(409, &json!({"updated": false, "detail": body.detail, "code": body.code})))
         }
         Err(error) => Err(error),
-    }
-}
-
-/// A heartbeat/release refusal (409) on a task of a hidden project the worker cannot read is a 404, so
-/// hidden projects never reveal their tasks.
-fn hide_refusal(db: &dyn Db, caller: &Caller, id: i64, error: ApiError) -> ApiError {
-    if !matches!(error, ApiError::Conflict { .. }) {
-        return error;
-    }
-    let hidden = tasks::get(db, id)
-        .and_then(|task| projects::get(db, task.project))
-        .and_then(|project| Ok(project.visibility == Visibility::Hidden && !caller::may_read(db, caller, &project)?));
-    match hidden {
-        Ok(true) => ApiError::NotFound(format!("task {id} not found")),
-        Ok(false) => error,
-        Err(other) => other,
     }
 }
 
