@@ -46,11 +46,8 @@ fn get(ctx: &Ctx) -> Result<Response, ApiError> {
 /// EDIT; changing `visibility` also needs MANAGE_ACCESS (it decides who can see the project).
 fn update(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = load(ctx)?;
-    caller::authorize(db, &caller, &project, roles::EDIT)?;
     let patch: ProjectPatch = ctx.json()?;
-    if patch.visibility.is_some_and(|visibility| visibility != project.visibility) {
-        caller::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
-    }
+    caller::may_edit(db, &caller, &project, patch.visibility)?;
     Ok(Response::ok(&projects::update(db, project.id, &patch, clock::now())?))
 }
 
@@ -94,15 +91,7 @@ struct SecretBody {
 /// SECRET role, or a worker with an accepted grant (a pending request reads nothing).
 fn get_secret(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = load(ctx)?;
-    match &caller {
-        Caller::Worker(worker) => {
-            caller::require_read(db, &caller, &project)?;
-            if !caller::worker_access(db, worker, &project)?.is_some_and(|access| access.accepted()) {
-                return Err(ApiError::Forbidden("the project secret needs an accepted access grant".into()));
-            }
-        }
-        Caller::Person(_) => caller::authorize(db, &caller, &project, roles::SECRET)?,
-    }
+    caller::may_read_secret(db, &caller, &project)?;
     let secret = projects::secret(db, project.id, SecretKind::Secret)?;
     Ok(Response::ok(&json!({"project": project.id, "secret": secret})))
 }

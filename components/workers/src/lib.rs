@@ -23,9 +23,7 @@ use spin_sdk::http_component;
 /// Open registration unless the variable `open_worker_registration` is `false`; then an administrator.
 fn register(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
-    if ctx.variable("open_worker_registration").is_some_and(|open| open.trim().eq_ignore_ascii_case("false")) {
-        auth::require_admin(caller::require_person(&caller)?)?;
-    }
+    caller::may_register_worker(ctx, &caller)?;
     let input: WorkerInput = ctx.json()?;
     Ok(Response::created(&workers::register(ctx.db()?, &input, clock::now())?))
 }
@@ -53,15 +51,7 @@ fn stats(ctx: &Ctx) -> Result<Response, ApiError> {
 fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let id = worker_id(ctx)?;
-    match &caller {
-        Caller::Worker(worker) if worker.id != id => {
-            return Err(ApiError::Forbidden("a worker may only read itself".into()));
-        }
-        Caller::Worker(_) => {}
-        Caller::Person(_) => {
-            caller::require_person(&caller)?;
-        }
-    }
+    caller::may_read_worker(&caller, id)?;
     Ok(Response::ok(&workers::get(ctx.db()?, id)?))
 }
 
