@@ -173,14 +173,27 @@ pub fn transaction<T, E: From<DbError>>(db: &dyn Db, work: impl FnOnce() -> Resu
 
 /// PRAGMAs every connection needs: Spin opens a fresh connection with defaults.
 const CONNECTION_PRAGMAS: [&str; 3] =
-    ["PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL"];
+    ["PRAGMA busy_timeout = 5000", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"];
 
-/// Applies the per-connection PRAGMAs and any pending migrations.
+/// Reads what [`CONNECTION_PRAGMAS`] set, and the schema version, in one statement.
+const CONNECTION_STATE: &str = "SELECT (SELECT timeout FROM pragma_busy_timeout) >= 5000 \
+     AND (SELECT synchronous FROM pragma_synchronous) = 1 AND (SELECT foreign_keys FROM pragma_foreign_keys) = 1 \
+     AS prepared, (SELECT user_version FROM pragma_user_version) AS version";
+
+/// Applies the per-connection PRAGMAs and any pending migrations. A host that pools connections hands
+/// out ones already prepared: then this is a single read.
 pub fn prepare(db: &dyn Db) -> Result<(), DbError> {
-    for pragma in CONNECTION_PRAGMAS {
-        db.execute(pragma, &[])?;
+    let state = db.execute(CONNECTION_STATE, &[])?;
+    let (prepared, version) = state.first().map_or((false, 0), |row| (row.bool("prepared"), row.int("version")));
+    if !prepared {
+        for pragma in CONNECTION_PRAGMAS {
+            db.execute(pragma, &[])?;
+        }
     }
-    crate::migrate::migrate(db)
+    if version < crate::migrate::latest_version() {
+        crate::migrate::migrate(db)?;
+    }
+    Ok(())
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -251,7 +264,7 @@ mod native {
     use rusqlite::types::ValueRef;
 
     /// A rusqlite connection: used by native tests and the benchmark floor.
-    pub struct NativeDb(rusqlite::Connection);
+    pub struct NativeDb(pub(crate) rusqlite::Connection);
 
     impl NativeDb {
         /// Opens (creating) a database file in WAL mode, sets PRAGMAs and migrates.
@@ -310,6 +323,58 @@ mod native {
             ValueRef::Real(v) => Value::Real(v),
             ValueRef::Text(v) => Value::Text(String::from_utf8_lossy(v).into_owned()),
             ValueRef::Blob(v) => Value::Blob(v.to_vec()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Records every statement it passes on.
+    struct Counting<'a>(&'a dyn Db, RefCell<Vec<String>>);
+
+    impl Db for Counting<'_> {
+        fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+            self.1.borrow_mut().push(sql.to_string());
+            self.0.execute(sql, params)
+        }
+    }
+
+    #[test]
+    fn a_prepared_connection_costs_one_statement_and_a_fresh_one_gets_every_pragma() {
+        let platform = crate::testing::TestPlatform::new("prepare");
+        let path = &platform.path;
+        drop(NativeDb::open(path).unwrap());
+
+        // A fresh connection to a migrated file: SQLite's defaults (this build turns foreign keys on by
+        // default, so that alone cannot tell a prepared connection).
+        let raw = NativeDb(rusqlite::Connection::open(path).unwrap());
+        let fresh = Counting(&raw, RefCell::default());
+        prepare(&fresh).unwrap();
+        let statements = fresh.1.borrow().clone();
+        for pragma in CONNECTION_PRAGMAS {
+            assert!(statements.iter().any(|s| s == pragma), "{pragma} missing from {statements:?}");
+        }
+        for (pragma, value) in [("busy_timeout", 5000), ("synchronous", 1), ("foreign_keys", 1)] {
+            let rows = raw.execute(&format!("PRAGMA {pragma}"), &[]).unwrap();
+            assert_eq!(rows.rows, vec![vec![Value::Integer(value)]], "{pragma}");
+        }
+
+        let again = Counting(&raw, RefCell::default());
+        prepare(&again).unwrap();
+        assert_eq!(*again.1.borrow(), [CONNECTION_STATE], "a prepared connection is only read");
+    }
+
+    #[test]
+    fn a_connection_that_lost_a_setting_is_prepared_again() {
+        for pragma in ["PRAGMA foreign_keys = OFF", "PRAGMA synchronous = FULL", "PRAGMA busy_timeout = 0"] {
+            let db = NativeDb::memory().unwrap();
+            db.execute(pragma, &[]).unwrap();
+            let counting = Counting(&db, RefCell::default());
+            prepare(&counting).unwrap();
+            assert_eq!(counting.1.borrow().len(), 1 + CONNECTION_PRAGMAS.len(), "after {pragma}");
         }
     }
 }
