@@ -5,8 +5,11 @@
 use crate::db::{Db, DbError, Value};
 
 /// The migrations in order; migration `i` brings the schema to version `i + 1`.
-pub const MIGRATIONS: &[&str] =
-    &[include_str!("../../../sql/0001_init.sql"), include_str!("../../../sql/0002_tasks.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../../../sql/0001_init.sql"),
+    include_str!("../../../sql/0002_tasks.sql"),
+    include_str!("../../../sql/0003_task_triggers.sql"),
+];
 
 /// The schema version this build expects.
 pub fn latest_version() -> i64 {
@@ -63,10 +66,8 @@ mod tests {
 
     #[test]
     fn racing_openers_both_succeed_on_one_file() {
-        let dir = std::env::temp_dir().join(format!("conveyor-migrate-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("race.db");
-        let _ = std::fs::remove_file(&path);
+        let platform = crate::testing::TestPlatform::new("migrate-race");
+        let path = platform.path.clone();
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let path = path.clone();
@@ -76,7 +77,6 @@ mod tests {
         for thread in threads {
             assert_eq!(thread.join().unwrap().unwrap(), latest_version());
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -84,5 +84,46 @@ mod tests {
         let parts: Vec<_> =
             split_statements("-- header\nCREATE TABLE a (x);\n\n-- only a comment\n;\nCREATE TABLE b (y);\n").collect();
         assert_eq!(parts, ["-- header\nCREATE TABLE a (x)", "CREATE TABLE b (y)"]);
+    }
+
+    #[test]
+    fn task_counters_are_backfilled_and_then_kept_by_triggers() {
+        let db = NativeDb(rusqlite::Connection::open_in_memory().unwrap());
+        for migration in &MIGRATIONS[..2] {
+            split_statements(migration).for_each(|statement| drop(db.execute(statement, &[]).unwrap()));
+        }
+        db.execute("PRAGMA user_version = 2", &[]).unwrap();
+        db.execute(
+            "INSERT INTO projects (id, name, created_at, updated_at) VALUES (1, 'p', 0, 0), (2, 'q', 0, 0)",
+            &[],
+        )
+        .unwrap();
+        let insert = "INSERT INTO tasks (project, status, recipe, created_at, updated_at) VALUES (?, ?, 'r', 0, 0)";
+        for (project, status) in [(1, "new"), (1, "new"), (1, "closed"), (1, "cancelled"), (2, "failed")] {
+            db.execute(insert, &[Value::Integer(project), status.into()]).unwrap();
+        }
+        migrate(&db).unwrap();
+        let counters = |project: i64| {
+            let rows = db
+                .execute(
+                    "SELECT tasks_new, tasks_assigned, tasks_failed, tasks_closed FROM projects WHERE id = ?",
+                    &[project.into()],
+                )
+                .unwrap();
+            rows.rows[0].clone()
+        };
+        let ints = |values: [i64; 4]| values.map(Value::Integer).to_vec();
+        assert_eq!(counters(1), ints([2, 0, 0, 1]), "backfilled");
+        assert_eq!(counters(2), ints([0, 0, 1, 0]));
+
+        db.execute("UPDATE tasks SET status = 'assigned' WHERE id = 1", &[]).unwrap();
+        db.execute("UPDATE tasks SET project = 2 WHERE id = 2", &[]).unwrap();
+        db.execute("UPDATE tasks SET priority = 5 WHERE id = 3", &[]).unwrap();
+        db.execute(insert, &[Value::Integer(2), "closed".into()]).unwrap();
+        db.execute("DELETE FROM tasks WHERE id = 5", &[]).unwrap();
+        assert_eq!(counters(1), ints([0, 1, 0, 1]), "moved, reassigned, untouched by a priority change");
+        assert_eq!(counters(2), ints([1, 0, 0, 1]), "gained, inserted, deleted");
+        db.execute("UPDATE tasks SET project = 1, status = 'failed' WHERE id = 6", &[]).unwrap();
+        assert_eq!((counters(1), counters(2)), (ints([0, 1, 1, 1]), ints([1, 0, 0, 0])), "moved and changed at once");
     }
 }

@@ -15,16 +15,15 @@ use crate::domain::roles;
 use crate::error::ApiError;
 use crate::query::{Field, Kind, Resource, Scope};
 
-/// The columns of [`Project`], counters included, over `projects p`.
+/// The columns of [`Project`], counters included (kept by triggers: `sql/0003_task_triggers.sql`), over
+/// `projects p`.
 const SELECT: &str = "SELECT p.id, p.name, p.description, p.motd, p.visibility, p.priority, p.paused, p.chain, \
      p.assign_rate, p.submit_rate, p.version, p.clone_url, p.git_repo, p.created_at, \
-     (SELECT COUNT(*) FROM tasks t WHERE t.project = p.id AND t.status = 'new') AS \"new\", \
-     (SELECT COUNT(*) FROM tasks t WHERE t.project = p.id AND t.status = 'assigned') AS \"assigned\", \
-     (SELECT COUNT(*) FROM tasks t WHERE t.project = p.id AND t.status = 'failed') AS \"failed\", \
-     (SELECT COUNT(*) FROM tasks t WHERE t.project = p.id AND t.status = 'closed') AS \"closed\" \
+     p.tasks_new AS \"new\", p.tasks_assigned AS \"assigned\", p.tasks_failed AS \"failed\", \
+     p.tasks_closed AS \"closed\" \
      FROM projects p";
 
-/// The `/projects` collection: every [`Project`] field in the same order; counters are computed.
+/// The `/projects` collection: every [`Project`] field in the same order.
 pub const FIELDS: &[Field] = &[
     Field { name: "id", sql: "p.id", kind: Kind::Int, filter: true },
     Field { name: "name", sql: "p.name", kind: Kind::Text, filter: true },
@@ -40,30 +39,10 @@ pub const FIELDS: &[Field] = &[
     Field { name: "clone_url", sql: "p.clone_url", kind: Kind::Text, filter: false },
     Field { name: "git_repo", sql: "p.git_repo", kind: Kind::Text, filter: false },
     Field { name: "created_at", sql: "p.created_at", kind: Kind::Int, filter: true },
-    Field {
-        name: "new",
-        sql: "SELECT COUNT(*) FROM tasks t WHERE t.project = p.id AND t.status = 'new'",
-        kind: Kind::Int,
-        filter: false,
-    },
-    Field {
-        name: "assigned",
-        sql: "SELECT COUNT(*) FROM tasks t WHERE t.project = p.id AND t.status = 'assigned'",
-        kind: Kind::Int,
-        filter: false,
-    },
-    Field {
-        name: "failed",
-        sql: "SELECT COUNT(*) FROM tasks t WHERE t.project = p.id AND t.status = 'failed'",
-        kind: Kind::Int,
-        filter: false,
-    },
-    Field {
-        name: "closed",
-        sql: "SELECT COUNT(*) FROM tasks t WHERE t.project = p.id AND t.status = 'closed'",
-        kind: Kind::Int,
-        filter: false,
-    },
+    Field { name: "new", sql: "p.tasks_new", kind: Kind::Int, filter: false },
+    Field { name: "assigned", sql: "p.tasks_assigned", kind: Kind::Int, filter: false },
+    Field { name: "failed", sql: "p.tasks_failed", kind: Kind::Int, filter: false },
+    Field { name: "closed", sql: "p.tasks_closed", kind: Kind::Int, filter: false },
 ];
 
 /// `/projects` for the query language (alias `p`, so the scopes below apply unchanged).

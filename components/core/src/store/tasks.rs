@@ -227,36 +227,51 @@ pub fn claim(db: &dyn Db, worker: i64, from: &ClaimFrom, now: i64) -> Result<Opt
     one(&db.execute(&sql, &params)?)
 }
 
-/// The claim statement and its parameters (separate so tests can check its query plan).
+/// The claim statement and its parameters (separate so tests can check its query plan). A claim from one
+/// project seeks that project's best task directly; across projects, each project's best task competes.
 pub(crate) fn claim_statement(worker: i64, from: &ClaimFrom, now: i64) -> (String, Vec<Value>) {
-    let mut params: Vec<Value> = vec![worker.into(), now.into(), now.into(), now.into(), now.into(), worker.into()];
+    let mut params: Vec<Value> = vec![worker.into(), now.into(), now.into(), now.into()];
+    let best_in = |project: &str| {
+        format!(
+            "SELECT t.id FROM tasks t \
+             WHERE t.project = {project} AND t.status IN ({CLAIMABLE}) AND (t.status = 'new' OR t.lease_expires_at <= ?) \
+               AND NOT EXISTS (SELECT 1 FROM task_verifications v WHERE v.task = t.id AND v.worker = ?) \
+             ORDER BY t.priority DESC, t.id LIMIT 1"
+        )
+    };
     let mut projects = String::from("p.paused = 0");
-    if let Some(project) = from.project {
-        projects.push_str(" AND p.id = ?");
-        params.push(project.into());
-    }
+    let mut project_params = Vec::new();
     if !from.exclude.is_empty() {
         projects.push_str(&format!(" AND p.id NOT IN ({})", vec!["?"; from.exclude.len()].join(", ")));
-        params.extend(from.exclude.iter().map(|id| Value::from(*id)));
+        project_params.extend(from.exclude.iter().map(|id| Value::from(*id)));
     }
     if !from.scope.sql.trim().is_empty() {
         projects.push_str(&format!(" AND ({})", from.scope.sql));
-        params.extend(from.scope.params.iter().cloned());
+        project_params.extend(from.scope.params.iter().cloned());
     }
+    let chosen = match from.project {
+        Some(project) => {
+            params.extend([project.into(), now.into(), worker.into(), project.into()]);
+            params.extend(project_params);
+            format!("({}) AND EXISTS (SELECT 1 FROM projects p WHERE p.id = ? AND {projects})", best_in("?"))
+        }
+        None => {
+            params.extend([now.into(), worker.into()]);
+            params.extend(project_params);
+            format!(
+                "( \
+                 SELECT c.task FROM (SELECT p.priority AS project_priority, ({}) AS task FROM projects p WHERE {projects}) c \
+                 JOIN tasks t ON t.id = c.task \
+                 ORDER BY c.project_priority DESC, t.priority DESC, t.id LIMIT 1)",
+                best_in("p.id")
+            )
+        }
+    };
     params.extend([now.into(), worker.into()]);
     let sql = format!(
         "UPDATE tasks SET status = 'assigned', assignee = ?, assign_time = ?, lease_expires_at = ? + {LEASE}, \
          claims = claims + 1, progress = 0, updated_at = ? \
-         WHERE id = ( \
-           SELECT c.task FROM ( \
-             SELECT p.priority AS project_priority, ( \
-               SELECT t.id FROM tasks t \
-               WHERE t.project = p.id AND t.status IN ({CLAIMABLE}) AND (t.status = 'new' OR t.lease_expires_at <= ?) \
-                 AND NOT EXISTS (SELECT 1 FROM task_verifications v WHERE v.task = t.id AND v.worker = ?) \
-               ORDER BY t.priority DESC, t.id LIMIT 1) AS task \
-             FROM projects p WHERE {projects} \
-           ) c JOIN tasks t ON t.id = c.task \
-           ORDER BY c.project_priority DESC, t.priority DESC, t.id LIMIT 1) \
+         WHERE id = {chosen} \
          AND status IN ({CLAIMABLE}) AND (status = 'new' OR lease_expires_at <= ?) \
          AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = ? AND w.paused = 1) \
          RETURNING {COLUMNS}"
@@ -351,8 +366,10 @@ pub fn release(
     }
 }
 
-/// OK: record the vote (when a quorum is needed), then close — crediting the agreeing workers and chaining
-/// a copy into the chained project — or return the task to `new` for another worker. One transaction.
+/// OK. Without a quorum to reach this is one guarded UPDATE; closing credits the worker and chains a copy
+/// into the chained project (trigger `tasks_closed`, `sql/0003_task_triggers.sql`). With a quorum: record the
+/// vote, then close (crediting the other agreeing workers too) or return the task to `new` for another
+/// worker, in one transaction.
 fn release_ok(
     db: &dyn Db,
     worker: i64,
@@ -361,6 +378,18 @@ fn release_ok(
     output: Option<&str>,
     now: i64,
 ) -> Result<Released, ApiError> {
+    let close = |quorum: &str| {
+        db.execute(
+            &format!(
+                "UPDATE tasks SET status = 'closed', result = ?, progress = 100, lease_expires_at = NULL, \
+                 closed_at = ?, updated_at = ? WHERE id = ? AND assignee = ? AND status = 'assigned' {quorum} RETURNING id"
+            ),
+            &[output.into(), now.into(), now.into(), id.into(), worker.into()],
+        )
+    };
+    if !close("AND verification_count <= 1")?.rows.is_empty() {
+        return Ok(Released { updated: true, status: TaskStatus::Closed });
+    }
     db::transaction(db, || {
         let held = db.execute(
             "SELECT verification_count FROM tasks WHERE id = ? AND assignee = ? AND status = 'assigned'",
@@ -369,66 +398,39 @@ fn release_ok(
         let Some(votes) = held.first().map(|row| required_votes(row.int("verification_count"))) else {
             return Err(refusal(db, id, Some(worker), "release"));
         };
-        if votes > 1 {
-            db.execute(
-                "INSERT INTO task_verifications (task, worker, value, created_at) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (task, worker) DO UPDATE SET value = excluded.value, created_at = excluded.created_at",
-                &[id.into(), worker.into(), verification.into(), now.into()],
-            )?;
-            let agreeing = db
-                .execute(
-                    "SELECT COUNT(*) AS n FROM task_verifications WHERE task = ? AND value = ?",
-                    &[id.into(), verification.into()],
-                )?
-                .first()
-                .map_or(0, |row| row.int("n"));
-            if agreeing < votes {
-                let rows = db.execute(
-                    "UPDATE tasks SET status = 'new', assignee = NULL, assign_time = NULL, lease_expires_at = NULL, \
-                     progress = 0, updated_at = ? WHERE id = ? AND assignee = ? AND status = 'assigned' RETURNING id",
-                    &[now.into(), id.into(), worker.into()],
-                )?;
-                if rows.rows.is_empty() {
-                    return Err(ApiError::internal("a held task changed inside its transaction"));
-                }
-                return Ok(Released { updated: true, status: TaskStatus::New });
-            }
-        }
-        let closed = db.execute(
-            "UPDATE tasks SET status = 'closed', result = ?, progress = 100, lease_expires_at = NULL, closed_at = ?, \
-             updated_at = ? WHERE id = ? AND assignee = ? AND status = 'assigned' RETURNING id",
-            &[output.into(), now.into(), now.into(), id.into(), worker.into()],
+        db.execute(
+            "INSERT INTO task_verifications (task, worker, value, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (task, worker) DO UPDATE SET value = excluded.value, created_at = excluded.created_at",
+            &[id.into(), worker.into(), verification.into(), now.into()],
         )?;
-        if closed.rows.is_empty() {
+        let agreeing = db
+            .execute(
+                "SELECT COUNT(*) AS n FROM task_verifications WHERE task = ? AND value = ?",
+                &[id.into(), verification.into()],
+            )?
+            .first()
+            .map_or(0, |row| row.int("n"));
+        if agreeing < votes {
+            let rows = db.execute(
+                "UPDATE tasks SET status = 'new', assignee = NULL, assign_time = NULL, lease_expires_at = NULL, \
+                 progress = 0, updated_at = ? WHERE id = ? AND assignee = ? AND status = 'assigned' RETURNING id",
+                &[now.into(), id.into(), worker.into()],
+            )?;
+            if rows.rows.is_empty() {
+                return Err(ApiError::internal("a held task changed inside its transaction"));
+            }
+            return Ok(Released { updated: true, status: TaskStatus::New });
+        }
+        if close("")?.rows.is_empty() {
             return Err(ApiError::internal("a held task changed inside its transaction"));
         }
-        if votes > 1 {
-            db.execute(
-                "UPDATE workers SET closed_task_count = closed_task_count + 1 \
-                 WHERE id IN (SELECT worker FROM task_verifications WHERE task = ? AND value = ?)",
-                &[id.into(), verification.into()],
-            )?;
-        } else {
-            db.execute("UPDATE workers SET closed_task_count = closed_task_count + 1 WHERE id = ?", &[worker.into()])?;
-        }
-        chain_copy(db, id, now)?;
+        db.execute(
+            "UPDATE workers SET closed_task_count = closed_task_count + 1 \
+             WHERE id IN (SELECT worker FROM task_verifications WHERE task = ? AND value = ?) AND id <> ?",
+            &[id.into(), verification.into(), worker.into()],
+        )?;
         Ok(Released { updated: true, status: TaskStatus::Closed })
     })
-}
-
-/// Submits a copy of a just-closed task into its project's chained project (recipe, priority, hash64,
-/// max_retries, max_assign_time, verification_count; retries 0). A duplicate there is skipped. Returns the
-/// new task's id, if one was created.
-fn chain_copy(db: &dyn Db, id: i64, now: i64) -> Result<Option<i64>, DbError> {
-    let rows = db.execute(
-        "INSERT INTO tasks (project, priority, recipe, hash64, max_retries, max_assign_time, verification_count, \
-         created_at, updated_at) \
-         SELECT p.chain, t.priority, t.recipe, t.hash64, t.max_retries, t.max_assign_time, t.verification_count, ?, ? \
-         FROM tasks t JOIN projects p ON p.id = t.project WHERE t.id = ? AND p.chain IS NOT NULL \
-         ON CONFLICT DO NOTHING RETURNING id",
-        &[now.into(), now.into(), id.into()],
-    )?;
-    Ok(rows.first().map(|row| row.int("id")))
 }
 
 /// new/assigned/failed → cancelled. An assignee keeps the task so its next heartbeat answers `abort: true`.

@@ -312,14 +312,20 @@ fn paused_projects_and_workers_claim_nothing() {
 }
 
 #[test]
-fn the_claim_uses_the_partial_claim_index() {
+fn both_claim_forms_use_the_partial_claim_index() {
     let fx = Fx::new();
-    let from = crate::store::tasks::ClaimFrom::default();
-    let (sql, params) = crate::store::tasks::claim_statement(1, &from, T0);
-    let plan = fx.db.execute(&format!("EXPLAIN QUERY PLAN {sql}"), &params).unwrap();
-    let steps: Vec<String> = plan.iter().map(|row| row.text("detail")).collect();
-    assert!(steps.iter().any(|s| s.contains("tasks_claim")), "{steps:#?}");
-    assert!(!steps.iter().any(|s| s.contains("SCAN t") && !s.contains("INDEX")), "no full scan of tasks: {steps:#?}");
+    let project = fx.project("p");
+    let one = crate::store::tasks::ClaimFrom { project: Some(project.id), ..Default::default() };
+    for from in [crate::store::tasks::ClaimFrom::default(), one] {
+        let (sql, params) = crate::store::tasks::claim_statement(1, &from, T0);
+        let plan = fx.db.execute(&format!("EXPLAIN QUERY PLAN {sql}"), &params).unwrap();
+        let steps: Vec<String> = plan.iter().map(|row| row.text("detail")).collect();
+        assert!(steps.iter().any(|s| s.contains("tasks_claim")), "{steps:#?}");
+        assert!(
+            !steps.iter().any(|s| s.contains("SCAN t") && !s.contains("INDEX")),
+            "no full scan of tasks: {steps:#?}"
+        );
+    }
 }
 
 // ----------------------------------------------------------------------------------------------------------
@@ -618,10 +624,8 @@ fn assign_rate_limits_claims_per_project() {
 
 #[test]
 fn concurrent_claimers_never_share_a_task() {
-    let dir = std::env::temp_dir().join(format!("conveyor-claims-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("claims.db");
-    let _ = std::fs::remove_file(&path);
+    let platform = crate::testing::TestPlatform::new("claims");
+    let path = platform.path.clone();
     const TASKS: usize = 400;
     const THREADS: usize = 6;
     let (projects, workers) = {
@@ -690,5 +694,4 @@ fn concurrent_claimers_never_share_a_task() {
     let rows = db.execute("SELECT COUNT(*) AS n FROM tasks WHERE status = 'assigned' AND claims = 1", &[]).unwrap();
     assert_eq!(rows.first().unwrap().int("n"), TASKS as i64);
     drop(db);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
