@@ -18,17 +18,27 @@ pub struct Store {
     pool: Arc<SqlitePool>,
 }
 
+/// Whether a key-value operation writes (and so waits for the file's writer turn).
+#[derive(Clone, Copy)]
+enum Access {
+    Read,
+    Write,
+}
+
 impl State {
-    async fn with_store<T: Send + 'static>(
+    async fn with_store<T>(
         &mut self,
         handle: &Resource<Store>,
-        work: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<T> + Send + 'static,
+        access: Access,
+        work: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<T>,
     ) -> wasmtime::Result<Result<T, Error>> {
         let store = self.table.get(handle)?;
-        let label = store.label.clone();
-        let result =
-            store.pool.run(move |connection| work(connection, &label)).await.map_err(wasmtime::Error::from_anyhow)?;
-        Ok(result.map_err(|e| Error::Other(e.to_string())))
+        let work = |connection: &rusqlite::Connection| work(connection, &store.label);
+        let result = match access {
+            Access::Read => store.pool.read(work),
+            Access::Write => store.pool.write(work).await,
+        };
+        Ok(result.map_err(|e| Error::Other(format!("{e:#}"))))
     }
 }
 
@@ -46,7 +56,7 @@ impl key_value::HostStore for State {
     }
 
     async fn get(&mut self, handle: Resource<Store>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        self.with_store(&handle, move |c, store| {
+        self.with_store(&handle, Access::Read, move |c, store| {
             c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .query_row((store, &key), |row| row.get(0))
                 .optional()
@@ -60,7 +70,7 @@ impl key_value::HostStore for State {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        self.with_store(&handle, move |c, store| {
+        self.with_store(&handle, Access::Write, move |c, store| {
             c.prepare_cached(
                 "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
@@ -72,7 +82,7 @@ impl key_value::HostStore for State {
     }
 
     async fn delete(&mut self, handle: Resource<Store>, key: String) -> wasmtime::Result<Result<(), Error>> {
-        self.with_store(&handle, move |c, store| {
+        self.with_store(&handle, Access::Write, move |c, store| {
             c.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .execute((store, &key))
                 .map(|_| ())
@@ -81,14 +91,14 @@ impl key_value::HostStore for State {
     }
 
     async fn exists(&mut self, handle: Resource<Store>, key: String) -> wasmtime::Result<Result<bool, Error>> {
-        self.with_store(&handle, move |c, store| {
+        self.with_store(&handle, Access::Read, move |c, store| {
             c.prepare_cached("SELECT 1 FROM spin_key_value WHERE store = ?1 AND key = ?2")?.exists((store, &key))
         })
         .await
     }
 
     async fn get_keys(&mut self, handle: Resource<Store>) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        self.with_store(&handle, move |c, store| {
+        self.with_store(&handle, Access::Read, move |c, store| {
             c.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1")?
                 .query_map([store], |row| row.get(0))?
                 .collect()

@@ -2,22 +2,24 @@
 //! A component may open only the databases spin.toml grants it (`access-denied` otherwise, as in Spin).
 
 use crate::bindings::sqlite::{self, Error, QueryResult, RowResult, Value};
-use crate::pool::SqlitePool;
+use crate::pool::{SqlitePool, WriterTurn};
 use crate::state::State;
 use rusqlite::types::ValueRef;
 use std::sync::Arc;
 use wasmtime::component::Resource;
 
 /// An open guest connection: holds a pooled connection for its whole life, so a guest's
-/// `BEGIN … COMMIT` spans its `execute` calls as on Spin.
+/// `BEGIN … COMMIT` spans its `execute` calls as on Spin. While it writes it holds the pool's writer
+/// turn, from its first writing statement until it is back in autocommit.
 pub struct Connection {
     pool: Arc<SqlitePool>,
-    /// `None` only while a statement runs on the blocking pool.
     connection: Option<rusqlite::Connection>,
+    turn: Option<WriterTurn>,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        // Rolls back what the guest left open before the turn (a field, dropped after this) passes on.
         if let Some(connection) = self.connection.take() {
             self.pool.release(connection);
         }
@@ -34,12 +36,8 @@ impl sqlite::HostConnection for State {
         let Some(pool) = self.services.databases.get(&database).cloned() else {
             return Ok(Err(Error::NoSuchDatabase));
         };
-        let acquired = {
-            let pool = pool.clone();
-            tokio::task::spawn_blocking(move || pool.acquire()).await?
-        };
-        match acquired {
-            Ok(connection) => Ok(Ok(self.table.push(Connection { pool, connection: Some(connection) })?)),
+        match pool.acquire() {
+            Ok(connection) => Ok(Ok(self.table.push(Connection { pool, connection: Some(connection), turn: None })?)),
             Err(error) => Ok(Err(Error::Io(error.to_string()))),
         }
     }
@@ -50,15 +48,25 @@ impl sqlite::HostConnection for State {
         statement: String,
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
-        let Some(connection) = self.table.get_mut(&handle)?.connection.take() else {
+        let guest = self.table.get_mut(&handle)?;
+        let Some(connection) = &guest.connection else {
             return Ok(Err(Error::InvalidConnection));
         };
-        let (connection, result) = tokio::task::spawn_blocking(move || {
-            let result = run(&connection, &statement, parameters);
-            (connection, result)
-        })
-        .await?;
-        self.table.get_mut(&handle)?.connection = Some(connection);
+        if guest.turn.is_none() && crate::pool::may_write(connection, &statement) {
+            let pool = guest.pool.clone();
+            let Some(turn) = pool.writer_turn().await else {
+                return Ok(Err(Error::Io("database is locked".into())));
+            };
+            self.table.get_mut(&handle)?.turn = Some(turn);
+        }
+        let guest = self.table.get_mut(&handle)?;
+        let Some(connection) = &guest.connection else {
+            return Ok(Err(Error::InvalidConnection));
+        };
+        let result = run(connection, &statement, parameters);
+        if connection.is_autocommit() && guest.turn.take().is_some() {
+            crate::pool::after_turn().await;
+        }
         Ok(result.map_err(|e| Error::Io(e.to_string())))
     }
 
