@@ -74,5 +74,6 @@ pub fn run(dir: &Path, workers: usize, preload: usize, warmup: Duration, duratio
     for thread in threads {
         thread.join().map_err(|_| anyhow!("a floor thread panicked"))??;
     }
-    Ok(recorder.summary("floor: native claim+release", "cycles/s", duration.as_secs_f64(), rss_mib()))
+    let name = format!("floor: native claim+release, {workers} thread{}", if workers == 1 { "" } else { "s" });
+    Ok(recorder.summary(&name, "cycles/s", duration.as_secs_f64(), rss_mib()))
 }

@@ -38,6 +38,26 @@ struct Args {
     preload: usize,
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Run only these scenarios (comma-separated), e.g. to profile one; the default runs all.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Scenario>,
+}
+
+/// The scenarios, as `--only` names them.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+enum Scenario {
+    Overhead,
+    Single,
+    Bulk,
+    Cycle,
+    Mixed,
+    Floor,
+}
+
+impl Args {
+    fn runs(&self, scenario: Scenario) -> bool {
+        self.only.is_empty() || self.only.contains(&scenario)
+    }
 }
 
 fn repo() -> PathBuf {
@@ -67,40 +87,47 @@ async fn run(args: &Args, manifest: PathBuf, data: &std::path::Path) -> Result<(
 
     let mut submitted: u64 = 0;
     let mut results: Vec<Summary> = Vec::new();
-    results.push(scenarios::overhead(api.clone(), plan, args.clients).await);
-
-    let single_project = api.create_project("bench-single", 0).await?;
-    let (summary, created) = scenarios::submit_single(api.clone(), single_project, plan, args.clients).await;
-    results.push(summary);
-    submitted += created;
-
-    let bulk_project = api.create_project("bench-bulk", 0).await?;
-    let (summary, created) = scenarios::submit_bulk(api.clone(), bulk_project, plan, 2).await;
-    results.push(summary);
-    submitted += created;
+    if args.runs(Scenario::Overhead) {
+        results.push(scenarios::overhead(api.clone(), plan, args.clients).await);
+    }
+    if args.runs(Scenario::Single) {
+        let project = api.create_project("bench-single", 0).await?;
+        let (summary, created) = scenarios::submit_single(api.clone(), project, plan, args.clients).await;
+        results.push(summary);
+        submitted += created;
+    }
+    if args.runs(Scenario::Bulk) {
+        let project = api.create_project("bench-bulk", 0).await?;
+        let (summary, created) = scenarios::submit_bulk(api.clone(), project, plan, 2).await;
+        results.push(summary);
+        submitted += created;
+    }
 
     let mut workers = Vec::new();
     for i in 0..args.workers {
         workers.push(api.register_worker(&format!("bench-{i}")).await?);
     }
     let workers = Arc::new(workers);
-    let cycle_project = api.create_project("bench-cycle", 0).await?;
-    api.preload(cycle_project, args.preload, "cycle").await?;
-    submitted += args.preload as u64;
     let holders = Arc::new(Holders::default());
-    results.push(scenarios::cycles(api.clone(), workers.clone(), cycle_project, plan, holders.clone()).await);
-
-    let mut projects = Vec::new();
-    for (i, priority) in [3, 2, 1, 0].iter().enumerate() {
-        let project = api.create_project(&format!("bench-mixed-{i}"), *priority).await?;
-        api.preload(project, args.preload / 4, &format!("mixed{i}")).await?;
-        submitted += (args.preload / 4) as u64;
-        projects.push(project);
+    if args.runs(Scenario::Cycle) {
+        let project = api.create_project("bench-cycle", 0).await?;
+        api.preload(project, args.preload, "cycle").await?;
+        submitted += args.preload as u64;
+        results.push(scenarios::cycles(api.clone(), workers.clone(), project, plan, holders.clone()).await);
     }
-    let (summaries, created) =
-        scenarios::mixed(api.clone(), workers.clone(), Arc::new(projects), plan, holders.clone()).await;
-    results.extend(summaries);
-    submitted += created;
+    if args.runs(Scenario::Mixed) {
+        let mut projects = Vec::new();
+        for (i, priority) in [3, 2, 1, 0].iter().enumerate() {
+            let project = api.create_project(&format!("bench-mixed-{i}"), *priority).await?;
+            api.preload(project, args.preload / 4, &format!("mixed{i}")).await?;
+            submitted += (args.preload / 4) as u64;
+            projects.push(project);
+        }
+        let (summaries, created) =
+            scenarios::mixed(api.clone(), workers.clone(), Arc::new(projects), plan, holders.clone()).await;
+        results.extend(summaries);
+        submitted += created;
+    }
 
     // Correctness over everything the host did: none lost, none held twice, no 5xx.
     let all = api.count("").await?;
@@ -110,21 +137,26 @@ async fn run(args: &Args, manifest: PathBuf, data: &std::path::Path) -> Result<(
     let server_errors: u64 = results.iter().map(|r| r.server_errors).sum();
     host.stop().await?;
 
-    let floor_dir = data.join("floor");
-    std::fs::create_dir_all(&floor_dir)?;
-    let floor = floor::run(&floor_dir, args.workers, args.preload, plan.warmup, plan.duration)?;
-    results.push(floor.clone());
+    if args.runs(Scenario::Floor) {
+        // The floor at the workers' concurrency (the ratio's denominator), then with one thread: with no
+        // lock contention at all, the SQL's own cost.
+        for threads in [args.workers, 1] {
+            let floor_dir = data.join(format!("floor-{threads}"));
+            std::fs::create_dir_all(&floor_dir)?;
+            results.push(floor::run(&floor_dir, threads, args.preload, plan.warmup, plan.duration)?);
+        }
+    }
 
-    let cycle = results.iter().find(|r| r.scenario.starts_with("cycle")).context("cycle ran")?.clone();
-    let single = results.iter().find(|r| r.scenario == "submit: single").context("single ran")?.clone();
-    let bulk = results.iter().find(|r| r.scenario.starts_with("submit: bulk")).context("bulk ran")?.clone();
-    let ratio = cycle.throughput / floor.throughput.max(f64::MIN_POSITIVE);
+    let find = |prefix: &str| results.iter().find(|r| r.scenario.starts_with(prefix));
+    let (cycle, single, bulk, floor) = (find("cycle"), find("submit: single"), find("submit: bulk"), find("floor"));
+    let ratio = cycle.zip(floor).map(|(cycle, floor)| cycle.throughput / floor.throughput.max(f64::MIN_POSITIVE));
+    // A target whose scenario did not run is null.
     let targets = json!({
-        "cycle >= 2000/s": cycle.throughput >= 2000.0,
-        "cycle p99 <= 10 ms": cycle.p99_ms <= 10.0,
-        "submit single >= 3000/s": single.throughput >= 3000.0,
-        "bulk >= 50000 tasks/s": bulk.throughput >= 50_000.0,
-        "cycle / floor >= 0.25": ratio >= 0.25,
+        "cycle >= 2000/s": cycle.map(|c| c.throughput >= 2000.0),
+        "cycle p99 <= 10 ms": cycle.map(|c| c.p99_ms <= 10.0),
+        "submit single >= 3000/s": single.map(|s| s.throughput >= 3000.0),
+        "bulk >= 50000 tasks/s": bulk.map(|b| b.throughput >= 50_000.0),
+        "cycle / floor >= 0.25": ratio.map(|r| r >= 0.25),
     });
     let correctness = json!({
         "submitted": submitted, "stored": all, "by_status_sum": by_status.iter().sum::<i64>(), "closed": closed,
@@ -156,7 +188,7 @@ async fn status_counts(api: &Api) -> Result<Vec<i64>> {
     Ok(counts)
 }
 
-fn print_table(results: &[Summary], ratio: f64, targets: &serde_json::Value, correctness: &serde_json::Value) {
+fn print_table(results: &[Summary], ratio: Option<f64>, targets: &serde_json::Value, correctness: &serde_json::Value) {
     println!(
         "{:<36} {:>12} {:<9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8}",
         "scenario", "throughput", "unit", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "RSS MiB"
@@ -167,7 +199,9 @@ fn print_table(results: &[Summary], ratio: f64, targets: &serde_json::Value, cor
             r.scenario, r.throughput, r.unit, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms, r.errors, r.rss_mib
         );
     }
-    println!("cycle / floor = {ratio:.3}");
+    if let Some(ratio) = ratio {
+        println!("cycle / floor = {ratio:.3}");
+    }
     println!("targets: {targets}");
     println!("correctness: {correctness}");
 }
