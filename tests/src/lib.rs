@@ -93,6 +93,49 @@ impl TestResponse {
     }
 }
 
+/// Who a request is sent as.
+#[derive(Clone, Debug)]
+pub enum Who {
+    Anonymous,
+    /// A bearer token (a user's session or the built-in administrator's token).
+    Bearer(String),
+    /// A session cookie (task_tracker's managers).
+    Cookie(String),
+    /// A worker's id and secret.
+    Worker(i64, String),
+}
+
+impl Who {
+    /// The worker's id; panics for anyone else.
+    pub fn worker_id(&self) -> i64 {
+        match self {
+            Who::Worker(id, _) => *id,
+            other => panic!("not a worker: {other:?}"),
+        }
+    }
+
+    /// The credential headers. A worker's go as `X-Worker-ID` and `X-Secret` in odd letter case, since
+    /// header names are case-insensitive.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        match self {
+            Who::Anonymous => Vec::new(),
+            Who::Bearer(token) => vec![("authorization".into(), format!("Bearer {token}"))],
+            Who::Cookie(token) => vec![("cookie".into(), format!("conveyor_session={token}"))],
+            Who::Worker(id, secret) => {
+                vec![("X-Worker-ID".into(), id.to_string()), ("x-SECRET".into(), secret.clone())]
+            }
+        }
+    }
+}
+
+/// Fails when a response body shows SQL, the database or a stored secret hash.
+#[track_caller]
+pub fn assert_no_leaks(text: &str) {
+    for forbidden in ["SELECT ", "INSERT ", "UPDATE ", "sqlite", "secret_hash"] {
+        assert!(!text.contains(forbidden), "response leaks `{forbidden}`: {text}");
+    }
+}
+
 /// An HTTP client bound to one host's base URL. Cheap to clone.
 #[derive(Clone)]
 pub struct Http {
@@ -127,6 +170,23 @@ impl Http {
         let (parts, body) = response.into_parts();
         let body = body.collect().await.expect("the body arrives").to_bytes();
         TestResponse { status: parts.status.as_u16(), headers: parts.headers, body }
+    }
+
+    /// Sends as `who` with `extra` headers, and checks that the answer leaks nothing ([`assert_no_leaks`]).
+    pub async fn send_as(
+        &self,
+        who: &Who,
+        method: &str,
+        path: &str,
+        extra: &[(&str, &str)],
+        body: String,
+    ) -> TestResponse {
+        let mut headers = who.headers();
+        headers.extend(extra.iter().map(|(name, value)| (name.to_string(), value.to_string())));
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let response = self.send(method, path, &headers, body).await;
+        assert_no_leaks(&response.text());
+        response
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {

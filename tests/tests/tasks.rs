@@ -4,7 +4,7 @@
 //! concurrency on one host and on two hosts sharing one database. Users, projects and workers are set up
 //! through the HTTP API.
 
-use conveyor_tests::{ChildHost, Http, TestHost, TestResponse};
+use conveyor_tests::{ChildHost, Http, TestHost, TestResponse, Who};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -12,46 +12,10 @@ use std::time::{Duration, Instant};
 // ----- harness -----
 
 /// Who sends a request.
-#[derive(Clone, Debug)]
-enum Who {
-    Anonymous,
-    /// A bearer token (a user's session or the built-in administrator's token).
-    Bearer(String),
-    /// A worker's id and secret (task_tracker's headers).
-    Worker(i64, String),
-}
-
-impl Who {
-    fn worker_id(&self) -> i64 {
-        match self {
-            Who::Worker(id, _) => *id,
-            other => panic!("not a worker: {other:?}"),
-        }
-    }
-}
-
 /// Sends a request as `who` with an optional JSON body.
 async fn call(http: &Http, who: &Who, method: &str, path: &str, body: Option<&Value>) -> TestResponse {
-    let mut headers: Vec<(String, String)> = Vec::new();
-    if body.is_some() {
-        headers.push(("content-type".into(), "application/json".into()));
-    }
-    match who {
-        Who::Anonymous => {}
-        Who::Bearer(token) => headers.push(("authorization".into(), format!("Bearer {token}"))),
-        Who::Worker(id, secret) => {
-            headers.push(("x-worker-id".into(), id.to_string()));
-            headers.push(("x-secret".into(), secret.clone()));
-        }
-    }
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let response = http.send(method, path, &headers, body).await;
-    let text = response.text();
-    for forbidden in ["SELECT ", "INSERT ", "UPDATE ", "sqlite", "secret_hash"] {
-        assert!(!text.contains(forbidden), "response leaks `{forbidden}`: {text}");
-    }
-    response
+    let json: &[(&str, &str)] = if body.is_some() { &[("content-type", "application/json")] } else { &[] };
+    http.send_as(who, method, path, json, body.map(Value::to_string).unwrap_or_default()).await
 }
 
 async fn post(http: &Http, who: &Who, path: &str, body: Value) -> TestResponse {

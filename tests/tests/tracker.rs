@@ -4,49 +4,14 @@
 //! `/api/v1` (and the reverse); every route's refusals; the manager routes with a session cookie; the git
 //! receive hook.
 
-use conveyor_tests::{Http, TestHost, TestResponse, app_manifest};
+use conveyor_tests::{Http, TestHost, TestResponse, Who, app_manifest};
 use serde_json::{Value, json};
 
 // ----- harness -----
 
-#[derive(Clone, Debug)]
-enum Who {
-    Anonymous,
-    Bearer(String),
-    /// A session cookie (task_tracker's managers).
-    Cookie(String),
-    Worker(i64, String),
-}
-
-impl Who {
-    fn worker_id(&self) -> i64 {
-        match self {
-            Who::Worker(id, _) => *id,
-            other => panic!("not a worker: {other:?}"),
-        }
-    }
-}
-
 /// Sends `body` as task_tracker clients do: JSON without a Content-Type (`curl -d` style).
 async fn call(http: &Http, who: &Who, method: &str, path: &str, body: Option<&Value>) -> TestResponse {
-    let mut headers: Vec<(String, String)> = Vec::new();
-    match who {
-        Who::Anonymous => {}
-        Who::Bearer(token) => headers.push(("authorization".into(), format!("Bearer {token}"))),
-        Who::Cookie(token) => headers.push(("cookie".into(), format!("conveyor_session={token}"))),
-        Who::Worker(id, secret) => {
-            // Header names are case-insensitive.
-            headers.push(("X-Worker-ID".into(), id.to_string()));
-            headers.push(("x-SECRET".into(), secret.clone()));
-        }
-    }
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let response = http.send(method, path, &headers, body.map(Value::to_string).unwrap_or_default()).await;
-    let text = response.text();
-    for forbidden in ["SELECT ", "INSERT ", "sqlite", "secret_hash"] {
-        assert!(!text.contains(forbidden), "response leaks `{forbidden}`: {text}");
-    }
-    response
+    http.send_as(who, method, path, &[], body.map(Value::to_string).unwrap_or_default()).await
 }
 
 async fn post(http: &Http, who: &Who, path: &str, body: Value) -> TestResponse {
@@ -61,10 +26,9 @@ async fn get(http: &Http, who: &Who, path: &str) -> TestResponse {
 async fn native_post(http: &Http, who: &Who, path: &str, body: Value) -> TestResponse {
     let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
     match who {
-        Who::Bearer(token) => headers.push(("authorization".into(), format!("Bearer {token}"))),
+        // The native API also takes a worker's credentials as one Authorization header.
         Who::Worker(id, secret) => headers.push(("authorization".into(), format!("Worker {id}:{secret}"))),
-        Who::Cookie(token) => headers.push(("cookie".into(), format!("conveyor_session={token}"))),
-        Who::Anonymous => {}
+        other => headers.extend(other.headers()),
     }
     let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     http.send("POST", path, &headers, body.to_string()).await
