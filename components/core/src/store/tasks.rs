@@ -115,26 +115,33 @@ fn project_gone(project: i64) -> ApiError {
     ApiError::NotFound(format!("project {project} not found"))
 }
 
+/// The columns a submit writes (after `id` in a bulk), and [`insert_values`] in the same order.
+const INSERT_COLUMNS: &str =
+    "project, priority, recipe, hash64, max_retries, max_assign_time, verification_count, created_at, updated_at";
+
+fn insert_values(project: i64, task: &NewTask, now: i64) -> [Value; 9] {
+    [
+        project.into(),
+        task.priority.into(),
+        task.recipe.as_str().into(),
+        task.hash64.into(),
+        task.max_retries.into(),
+        task.max_assign_time.into(),
+        task.verification_count.into(),
+        now.into(),
+        now.into(),
+    ]
+}
+
 /// Inserts one task; 409 `duplicate` when an open task of the project has the same non-zero hash64.
 pub fn insert(db: &dyn Db, project: i64, task: &NewTask, now: i64) -> Result<Task, ApiError> {
     let rows = db
         .execute(
             &format!(
-                "INSERT INTO tasks (project, priority, recipe, hash64, max_retries, max_assign_time, \
-                 verification_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                "INSERT INTO tasks ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
             ),
-            &[
-                project.into(),
-                task.priority.into(),
-                task.recipe.as_str().into(),
-                task.hash64.into(),
-                task.max_retries.into(),
-                task.max_assign_time.into(),
-                task.verification_count.into(),
-                now.into(),
-                now.into(),
-            ],
+            &insert_values(project, task, now),
         )
         .map_err(|e| if is_foreign_key(&e) { project_gone(project) } else { e.into() })?;
     one(&rows)?.ok_or_else(|| crate::domain::task::duplicate(task.hash64))
@@ -168,24 +175,13 @@ pub fn insert_bulk(db: &dyn Db, project: i64, tasks: &[NewTask], now: i64) -> Re
             let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let mut params = Vec::with_capacity(chunk.len() * 10);
             for (id, task) in chunk {
-                params.extend([
-                    Value::from(*id),
-                    project.into(),
-                    task.priority.into(),
-                    task.recipe.as_str().into(),
-                    task.hash64.into(),
-                    task.max_retries.into(),
-                    task.max_assign_time.into(),
-                    task.verification_count.into(),
-                    now.into(),
-                    now.into(),
-                ]);
+                params.push(Value::from(*id));
+                params.extend(insert_values(project, task, now));
             }
             let rows = db
                 .execute(
                     &format!(
-                        "INSERT INTO tasks (id, project, priority, recipe, hash64, max_retries, max_assign_time, \
-                         verification_count, created_at, updated_at) VALUES {values} ON CONFLICT DO NOTHING RETURNING id"
+                        "INSERT INTO tasks (id, {INSERT_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING RETURNING id"
                     ),
                     &params,
                 )
