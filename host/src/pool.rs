@@ -1,4 +1,4 @@
-//! A pool of SQLite connections to one file, with a writer gate and a background checkpointer.
+//! A pool of SQLite connections to one file, with writer turns and a background checkpointer.
 //!
 //! Statements run inline on the async executor: in WAL mode a read never waits, and the only waits a
 //! statement can meet are for the write lock (queued here, asynchronously, instead of in SQLite's
@@ -18,8 +18,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection: the application's distinct statements, with room to spare
 /// (rusqlite keeps 16, fewer than one request path uses, so every statement would be prepared anew).
 const STATEMENT_CACHE: usize = 256;
-/// How long a writer waits for the gate before it is told the database is locked.
-const GATE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a writer waits for its turn before it is told the database is locked.
+const TURN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the checkpointer copies the WAL back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// WAL frames (pages) after which the checkpointer starts the WAL over (about 16 MiB).
@@ -91,9 +91,9 @@ impl SqlitePool {
     }
 
     /// Waits (asynchronously, first come first served) for this process's turn to write; `None` after
-    /// [`GATE_TIMEOUT`], which callers report as a locked database.
+    /// [`TURN_TIMEOUT`], which callers report as a locked database.
     pub async fn writer_turn(&self) -> Option<WriterTurn> {
-        tokio::time::timeout(GATE_TIMEOUT, self.writer.clone().lock_owned()).await.ok()
+        tokio::time::timeout(TURN_TIMEOUT, self.writer.clone().lock_owned()).await.ok()
     }
 
     /// Runs a read with a pooled connection.
