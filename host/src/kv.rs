@@ -26,17 +26,18 @@ enum Access {
 }
 
 impl State {
-    async fn with_store<T>(
+    async fn with_store<T: Send + 'static>(
         &mut self,
         handle: &Resource<Store>,
         access: Access,
-        work: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<T>,
+        work: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<T> + Send + 'static,
     ) -> wasmtime::Result<Result<T, Error>> {
         let store = self.table.get(handle)?;
-        let work = |connection: &rusqlite::Connection| work(connection, &store.label);
+        let (pool, label) = (store.pool.clone(), store.label.clone());
+        let work = move |connection: &rusqlite::Connection| work(connection, &label);
         let result = match access {
-            Access::Read => store.pool.read(work),
-            Access::Write => store.pool.write(work).await,
+            Access::Read => pool.read(work),
+            Access::Write => pool.write(work).await,
         };
         Ok(result.map_err(|e| Error::Other(format!("{e:#}"))))
     }

@@ -1,15 +1,17 @@
-//! A pool of SQLite connections to one file, with writer turns and a background checkpointer.
+//! A pool of SQLite connections to one file: reads on pooled connections, inline on the executor; writes
+//! on one writer thread that commits them in groups; and a background checkpointer.
 //!
-//! Statements run inline on the async executor: in WAL mode a read never waits, and the only waits a
-//! statement can meet are for the write lock (queued here, asynchronously, instead of in SQLite's
-//! sleeping busy handler) and for the fsyncs of a checkpoint (moved to a thread of its own). That keeps
-//! every statement in the microseconds and saves two thread hand-offs per statement.
+//! Why one writer thread: SQLite lets one connection write at a time anyway, and in WAL mode a connection
+//! keeps its page cache only while no other connection writes. The writer's cache stays warm, a group of
+//! writes queued together shares one commit (one WAL append, one round of file locks), and a writer never
+//! waits for another to be scheduled before it may start. Reads never wait in WAL mode, so they run
+//! inline wherever they are asked for, without a thread hand-off.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-use tokio::sync::OwnedMutexGuard;
 
 /// Idle connections kept per file.
 const MAX_IDLE: usize = 32;
@@ -18,8 +20,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection: the application's distinct statements, with room to spare
 /// (rusqlite keeps 16, fewer than one request path uses, so every statement would be prepared anew).
 const STATEMENT_CACHE: usize = 256;
-/// How long a writer waits for its turn before it is told the database is locked.
-const TURN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most writes committed together.
+const MAX_GROUP: usize = 64;
+/// How long a transaction may wait for its next statement before it is rolled back, so that a guest
+/// that stalls inside a transaction does not stop every other writer for longer.
+const TRANSACTION_IDLE: Duration = Duration::from_secs(5);
 /// How often the checkpointer copies the WAL back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// WAL frames (pages) after which the checkpointer starts the WAL over (about 16 MiB).
@@ -27,33 +32,100 @@ const RESTART_AFTER_FRAMES: i64 = 4096;
 /// How long the restart may wait for readers (while writers wait for it) before it tries again later.
 const RESTART_PATIENCE: Duration = Duration::from_millis(20);
 
-/// Held while one connection of this process may write; dropping it lets the next writer in.
-pub type WriterTurn = OwnedMutexGuard<()>;
+/// Work for the writer connection.
+type Work = Box<dyn FnOnce(&rusqlite::Connection) + Send>;
+
+/// What the writer thread is asked to do.
+enum Job {
+    /// One write, committed with the other grouped writes queued with it.
+    Grouped(Box<dyn GroupedWrite>),
+    /// Work that has the writer connection to itself, outside any group: a guest's transaction, a
+    /// checkpoint restart.
+    Alone(Work),
+}
+
+/// A write waiting in a group: it runs inside the group's transaction, and learns afterwards whether
+/// the group committed.
+trait GroupedWrite: Send {
+    /// Runs the write; false if it failed (its changes are then rolled back, and the group goes on).
+    fn run(&mut self, connection: &rusqlite::Connection) -> bool;
+    /// Answers the caller once the group's fate is known.
+    fn answer(self: Box<Self>, committed: Result<(), String>);
+}
+
+/// A caller's write and where its answer goes.
+struct Pending<T, F> {
+    work: Option<F>,
+    result: Option<rusqlite::Result<T>>,
+    answer: tokio::sync::oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> GroupedWrite for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send,
+{
+    fn run(&mut self, connection: &rusqlite::Connection) -> bool {
+        let result = self.work.take().map(|work| work(connection));
+        let succeeded = matches!(result, Some(Ok(_)));
+        self.result = result;
+        succeeded
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), String>) {
+        let result = match (committed, self.result) {
+            (Ok(()), Some(result)) => result.map_err(anyhow::Error::from),
+            (Ok(()), None) => Err(anyhow!("the write never ran")),
+            (Err(why), _) => Err(anyhow!("{why}")),
+        };
+        let _ = self.answer.send(result);
+    }
+}
 
 /// Connections to one SQLite file in WAL mode.
 pub struct SqlitePool {
     path: PathBuf,
     idle: Mutex<Vec<rusqlite::Connection>>,
-    /// One writer at a time in this process, in arrival order. Another process's writers still meet
-    /// SQLite's busy handler.
-    writer: Arc<tokio::sync::Mutex<()>>,
+    writer: Sender<Job>,
+}
+
+/// A transaction a guest holds open across calls: its statements run on the writer connection, which
+/// nothing else uses until the transaction ends.
+pub struct Transaction {
+    statements: Sender<Work>,
+}
+
+impl Transaction {
+    /// Runs `work` inside the transaction; answers its result and whether the transaction is still open.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&rusqlite::Connection) -> T + Send + 'static,
+    ) -> Result<(T, bool)> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let work: Work = Box::new(move |connection| {
+            let _ = answer.send((work(connection), !connection.is_autocommit()));
+        });
+        self.statements.send(work).map_err(|_| anyhow!("the transaction was rolled back: it sat idle too long"))?;
+        answered.await.map_err(|_| anyhow!("the transaction was rolled back: it sat idle too long"))
+    }
 }
 
 impl SqlitePool {
-    /// Opens (creating) the file, switches it to WAL, runs `schema` once and starts the checkpointer.
+    /// Opens (creating) the file, switches it to WAL, runs `schema` once and starts the writer and the
+    /// checkpointer.
     pub fn open(path: &Path, schema: &str) -> Result<Arc<SqlitePool>> {
-        let pool = SqlitePool {
-            path: path.to_path_buf(),
-            idle: Mutex::new(Vec::new()),
-            writer: Arc::new(tokio::sync::Mutex::new(())),
-        };
+        let (writer, jobs) = std::sync::mpsc::channel();
+        let pool = SqlitePool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()), writer };
         let connection = pool.connect()?;
         connection.pragma_update(None, "journal_mode", "WAL").context("enabling WAL")?;
         if !schema.is_empty() {
             connection.execute_batch(schema).with_context(|| format!("{}: creating schema", path.display()))?;
         }
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || serve_writes(&connection, &jobs))
+            .context("starting the SQLite writer")?;
         let pool = Arc::new(pool);
-        pool.release(connection);
         spawn_checkpointer(Arc::downgrade(&pool), pool.connect()?)?;
         Ok(pool)
     }
@@ -64,6 +136,8 @@ impl SqlitePool {
         connection.busy_timeout(BUSY_TIMEOUT)?;
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         connection.pragma_update(None, "synchronous", "NORMAL")?;
+        // Guests set this on the connections they read with; the writer needs it as much.
+        connection.pragma_update(None, "foreign_keys", "ON")?;
         // Checkpoints (and their fsyncs) belong to the checkpointer, not to whichever request commits.
         connection.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(connection)
@@ -78,7 +152,7 @@ impl SqlitePool {
         }
     }
 
-    /// Takes a connection back, rolling back a transaction the guest left open.
+    /// Takes a connection back, rolling back a transaction left open on it.
     pub fn release(&self, connection: rusqlite::Connection) {
         if !connection.is_autocommit() && connection.execute_batch("ROLLBACK").is_err() {
             return;
@@ -90,12 +164,6 @@ impl SqlitePool {
         }
     }
 
-    /// Waits (asynchronously, first come first served) for this process's turn to write; `None` after
-    /// [`TURN_TIMEOUT`], which callers report as a locked database.
-    pub async fn writer_turn(&self) -> Option<WriterTurn> {
-        tokio::time::timeout(TURN_TIMEOUT, self.writer.clone().lock_owned()).await.ok()
-    }
-
     /// Runs a read with a pooled connection.
     pub fn read<T>(&self, work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T> {
         let connection = self.acquire()?;
@@ -104,50 +172,136 @@ impl SqlitePool {
         Ok(result?)
     }
 
-    /// Runs a write (one autocommit statement, or a transaction `work` opens and closes) in this
-    /// process's turn.
-    pub async fn write<T>(&self, work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T> {
-        let turn = self.writer_turn().await.with_context(|| format!("{}: database is locked", self.path.display()))?;
-        let result = self.read(work);
-        drop(turn);
-        after_turn().await;
-        result
+    /// Runs one write on the writer connection, in a group of writes committed together; answers once
+    /// the group is committed. The write is atomic: if it fails, none of its changes stay.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let pending = Pending { work: Some(work), result: None, answer };
+        self.send(Job::Grouped(Box::new(pending)))?;
+        answered.await.map_err(|_| self.writer_stopped())?
+    }
+
+    /// Opens a transaction that has the writer connection to itself until it commits or rolls back (or
+    /// sits idle for [`TRANSACTION_IDLE`], or is dropped: then it is rolled back).
+    pub fn transaction(&self) -> Result<Transaction> {
+        let (statements, received) = std::sync::mpsc::channel();
+        self.send(Job::Alone(Box::new(move |connection| serve_transaction(connection, &received))))?;
+        Ok(Transaction { statements })
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        self.writer.send(job).map_err(|_| self.writer_stopped())
+    }
+
+    fn writer_stopped(&self) -> anyhow::Error {
+        anyhow!("{}: the database writer has stopped", self.path.display())
     }
 }
 
-/// Call right after giving a turn back. The next writer was woken on this executor thread, where it
-/// would wait until this request next yields (tokio runs a task woken this way next, but not before the
-/// current one); yielding now lets it write at once instead of after the rest of this request.
-pub async fn after_turn() {
-    tokio::task::yield_now().await;
+/// Whether running `sql` may write, so it must go to the writer: any statement SQLite does not call
+/// read-only. (Transaction control is read-only to SQLite; see [`opens_transaction`].)
+pub fn may_write(connection: &rusqlite::Connection, sql: &str) -> bool {
+    connection.prepare_cached(sql).is_ok_and(|statement| !statement.readonly())
 }
 
-/// Whether running `sql` may write, so it must wait for the writer's turn: any statement SQLite does
-/// not call read-only, and `BEGIN` (whose transaction may write later; SQLite calls it read-only).
-pub fn may_write(connection: &rusqlite::Connection, sql: &str) -> bool {
-    let begins = sql.trim_start().get(..5).is_some_and(|word| word.eq_ignore_ascii_case("BEGIN"));
-    begins || connection.prepare_cached(sql).is_ok_and(|statement| !statement.readonly())
+/// Whether `sql` opens a transaction (`BEGIN …`, or `SAVEPOINT` outside one).
+pub fn opens_transaction(sql: &str) -> bool {
+    let word = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or_default();
+    word.eq_ignore_ascii_case("BEGIN") || word.eq_ignore_ascii_case("SAVEPOINT")
+}
+
+/// The writer thread: runs jobs in arrival order, grouping consecutive writes, until the pool is gone.
+fn serve_writes(connection: &rusqlite::Connection, jobs: &Receiver<Job>) {
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        match job {
+            Job::Alone(work) => work(connection),
+            Job::Grouped(first) => next = commit_group(connection, first, jobs),
+        }
+    }
+}
+
+/// Runs `first` and the grouped writes queued behind it (at most [`MAX_GROUP`]) in one transaction, each
+/// inside a savepoint, commits, and answers them all. Answers the job of another kind it met, if any.
+fn commit_group(connection: &rusqlite::Connection, first: Box<dyn GroupedWrite>, jobs: &Receiver<Job>) -> Option<Job> {
+    let mut group = vec![first];
+    let mut next = None;
+    while group.len() < MAX_GROUP {
+        match jobs.try_recv() {
+            Ok(Job::Grouped(write)) => group.push(write),
+            Ok(other) => {
+                next = Some(other);
+                break;
+            }
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+        }
+    }
+    let committed = run_group(connection, &mut group);
+    if committed.is_err() && !connection.is_autocommit() {
+        let _ = connection.execute_batch("ROLLBACK");
+    }
+    for write in group {
+        write.answer(committed.clone());
+    }
+    next
+}
+
+fn run_group(connection: &rusqlite::Connection, group: &mut [Box<dyn GroupedWrite>]) -> Result<(), String> {
+    let statement = |sql: &str| connection.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop);
+    statement("BEGIN IMMEDIATE").map_err(|e| format!("cannot write: {e}"))?;
+    for write in group.iter_mut() {
+        statement("SAVEPOINT grouped_write").map_err(|e| format!("cannot write: {e}"))?;
+        if !write.run(connection) && !connection.is_autocommit() {
+            statement("ROLLBACK TO grouped_write").map_err(|e| format!("cannot write: {e}"))?;
+        }
+        // Some errors (a full disk, `OR ROLLBACK`) roll back the whole transaction: then the group is lost.
+        if connection.is_autocommit() {
+            return Err("the write was rolled back with the writes committed alongside it".into());
+        }
+        statement("RELEASE grouped_write").map_err(|e| format!("cannot write: {e}"))?;
+    }
+    statement("COMMIT").map_err(|e| format!("cannot commit: {e}"))
+}
+
+/// Serves one guest transaction: runs its statements until it is back in autocommit; rolls it back if
+/// the guest goes quiet for [`TRANSACTION_IDLE`] or drops it.
+fn serve_transaction(connection: &rusqlite::Connection, statements: &Receiver<Work>) {
+    // Ends on a timeout or a dropped transaction (both errors) as much as on a commit.
+    while let Ok(work) = statements.recv_timeout(TRANSACTION_IDLE) {
+        work(connection);
+        if connection.is_autocommit() {
+            return;
+        }
+    }
+    if !connection.is_autocommit() {
+        let _ = connection.execute_batch("ROLLBACK");
+    }
 }
 
 /// Keeps the WAL short on a thread of its own, until the pool is gone. A WAL only starts over from its
 /// beginning when a writer finds every frame copied back and no reader inside it; under steady writes a
 /// background copy never gets there, and the WAL (and every page lookup in it) grows without end. So:
 /// copy what is there with PASSIVE, which blocks nobody (this is where the bulk of the copying and the
-/// fsyncs happen); then, once the WAL holds [`RESTART_AFTER_FRAMES`], take the writer turn and finish with
-/// RESTART, which copies the few frames written meanwhile, waits out the readers still inside the WAL (at
-/// most [`RESTART_PATIENCE`]; otherwise the next round tries again) and makes the next writer start the WAL
-/// over. (Measured: without this, 7 s of the bench's cycle left a 314 MB WAL.)
+/// fsyncs happen); then, once the WAL holds [`RESTART_AFTER_FRAMES`], have the writer (so no write runs
+/// meanwhile) finish with RESTART, which copies the few frames written meanwhile, waits out the readers
+/// still inside the WAL (at most [`RESTART_PATIENCE`]; otherwise the next round tries again) and makes the
+/// next write start the WAL over. (Measured: without this, 7 s of the bench's cycle left a 314 MB WAL.)
 fn spawn_checkpointer(pool: Weak<SqlitePool>, connection: rusqlite::Connection) -> Result<()> {
-    // Writers wait while RESTART waits for readers: give up after a moment and try again next round.
-    connection.busy_timeout(RESTART_PATIENCE)?;
-    std::thread::spawn(move || {
-        let checkpoint = |mode: &str| {
-            connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| row.get::<_, i64>(1))
-        };
+    std::thread::Builder::new().name("sqlite-checkpointer".into()).spawn(move || {
         loop {
             std::thread::sleep(CHECKPOINT_EVERY);
             let Some(pool) = pool.upgrade() else { return };
-            let restart = match checkpoint("PASSIVE") {
+            let restart = match checkpoint(&connection, "PASSIVE") {
                 Ok(frames) => frames >= RESTART_AFTER_FRAMES,
                 Err(error) => {
                     eprintln!("conveyor: {}: checkpoint failed: {error}", pool.path.display());
@@ -155,14 +309,32 @@ fn spawn_checkpointer(pool: Weak<SqlitePool>, connection: rusqlite::Connection) 
                 }
             };
             if restart {
-                let _turn = pool.writer.blocking_lock();
-                if let Err(error) = checkpoint("RESTART") {
-                    eprintln!("conveyor: {}: checkpoint failed: {error}", pool.path.display());
+                let (done, finished) = std::sync::mpsc::channel();
+                let path = pool.path.clone();
+                let restart: Work = Box::new(move |writer| {
+                    let restarted = writer
+                        .busy_timeout(RESTART_PATIENCE)
+                        .and_then(|()| checkpoint(writer, "RESTART"))
+                        .and_then(|_| writer.busy_timeout(BUSY_TIMEOUT));
+                    if let Err(error) = restarted {
+                        let _ = writer.busy_timeout(BUSY_TIMEOUT);
+                        eprintln!("conveyor: {}: checkpoint failed: {error}", path.display());
+                    }
+                    let _ = done.send(());
+                });
+                if pool.send(Job::Alone(restart)).is_ok() {
+                    drop(pool);
+                    let _ = finished.recv();
                 }
             }
         }
-    });
+    })?;
     Ok(())
+}
+
+/// Runs `PRAGMA wal_checkpoint(mode)`; answers the frames the WAL holds.
+fn checkpoint(connection: &rusqlite::Connection, mode: &str) -> rusqlite::Result<i64> {
+    connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| row.get(1))
 }
 
 #[cfg(test)]
@@ -178,36 +350,145 @@ mod tests {
         dir
     }
 
+    fn count(pool: &SqlitePool) -> i64 {
+        pool.read(|c| c.query_row("SELECT count(*) FROM t", [], |row| row.get(0))).unwrap()
+    }
+
     #[test]
-    fn statements_that_may_write_are_told_apart_from_reads() {
+    fn statements_that_write_or_open_transactions_are_told_apart_from_reads() {
         let connection = rusqlite::Connection::open_in_memory().unwrap();
         connection.execute_batch("CREATE TABLE t (x)").unwrap();
-        for sql in ["INSERT INTO t VALUES (1)", "UPDATE t SET x = 2", "DELETE FROM t", "BEGIN IMMEDIATE", " begin"] {
+        for sql in ["INSERT INTO t VALUES (1)", "UPDATE t SET x = 2", "DELETE FROM t", "PRAGMA user_version = 3"] {
             assert!(may_write(&connection, sql), "{sql}");
         }
-        for sql in ["SELECT x FROM t", "PRAGMA user_version", "COMMIT", "SELECT nonsense FROM nowhere"] {
+        for sql in ["SELECT x FROM t", "PRAGMA user_version", "BEGIN", "COMMIT", "SELECT nonsense FROM nowhere"] {
             assert!(!may_write(&connection, sql), "{sql}");
+        }
+        for sql in ["BEGIN", " begin immediate", "BEGIN;", "SAVEPOINT a", "savepoint\tb"] {
+            assert!(opens_transaction(sql), "{sql}");
+        }
+        for sql in ["COMMIT", "ROLLBACK", "RELEASE a", "SELECT 'BEGIN'", "BEGINNING", "INSERT INTO t VALUES (1)"] {
+            assert!(!opens_transaction(sql), "{sql}");
         }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn writers_take_turns_and_a_turn_lasts_until_it_is_dropped() {
-        let dir = scratch("turns");
+    async fn concurrent_writes_all_commit_and_a_failed_one_leaves_nothing_and_harms_no_other() {
+        let dir = scratch("group");
+        let pool = SqlitePool::open(&dir.join("t.db"), "CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
+        let writes: Vec<_> = (0..400)
+            .map(|i| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    pool.write(move |c| {
+                        c.execute("INSERT INTO t VALUES (?1)", [i])?;
+                        // Every tenth write fails after its insert, which must then not stay.
+                        if i % 10 == 0 { c.execute("INSERT INTO t VALUES (?1)", [i]).map(drop) } else { Ok(()) }
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let mut failed = 0;
+        for (i, write) in writes.into_iter().enumerate() {
+            match write.await.unwrap() {
+                Ok(()) => assert_ne!(i % 10, 0, "write {i} should have failed"),
+                Err(error) => {
+                    assert_eq!(i % 10, 0, "write {i} failed: {error}");
+                    assert!(error.to_string().contains("UNIQUE"), "{error}");
+                    failed += 1;
+                }
+            }
+        }
+        assert_eq!(failed, 40);
+        assert_eq!(count(&pool), 360, "every successful write committed, no failed one left a row");
+        let failed_rows: i64 =
+            pool.read(|c| c.query_row("SELECT count(*) FROM t WHERE x % 10 = 0", [], |row| row.get(0))).unwrap();
+        assert_eq!(failed_rows, 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_has_the_writer_to_itself_until_it_commits() {
+        let dir = scratch("transaction");
         let pool = SqlitePool::open(&dir.join("t.db"), "CREATE TABLE t (x)").unwrap();
-        let first = pool.writer_turn().await.unwrap();
-        let second_has_turn = Arc::new(AtomicBool::new(false));
-        let waiter = {
-            let (pool, flag) = (pool.clone(), second_has_turn.clone());
+        let transaction = pool.transaction().unwrap();
+        let (_, open) = transaction.run(|c| c.execute_batch("BEGIN")).await.unwrap();
+        assert!(open);
+        transaction.run(|c| c.execute("INSERT INTO t VALUES (1)", [])).await.unwrap().0.unwrap();
+        let other_done = Arc::new(AtomicBool::new(false));
+        let other = {
+            let (pool, done) = (pool.clone(), other_done.clone());
             tokio::spawn(async move {
-                let _turn = pool.writer_turn().await.unwrap();
-                flag.store(true, Ordering::SeqCst);
+                pool.write(|c| c.execute("INSERT INTO t VALUES (2)", [])).await.unwrap();
+                done.store(true, Ordering::SeqCst);
             })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!second_has_turn.load(Ordering::SeqCst), "the second writer waits for the first");
-        drop(first);
-        waiter.await.unwrap();
-        assert!(second_has_turn.load(Ordering::SeqCst));
+        assert!(!other_done.load(Ordering::SeqCst), "another write waits for the transaction");
+        assert_eq!(count(&pool), 0, "readers do not see the open transaction");
+        let (_, open) = transaction.run(|c| c.execute_batch("COMMIT")).await.unwrap();
+        assert!(!open);
+        other.await.unwrap();
+        assert_eq!(count(&pool), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_transaction_is_rolled_back_and_frees_the_writer() {
+        let dir = scratch("dropped");
+        let pool = SqlitePool::open(&dir.join("t.db"), "CREATE TABLE t (x)").unwrap();
+        let transaction = pool.transaction().unwrap();
+        transaction.run(|c| c.execute_batch("BEGIN; INSERT INTO t VALUES (1)")).await.unwrap().0.unwrap();
+        drop(transaction);
+        pool.write(|c| c.execute("INSERT INTO t VALUES (2)", [])).await.unwrap();
+        let rows: Vec<i64> =
+            pool.read(|c| c.prepare("SELECT x FROM t")?.query_map([], |row| row.get(0))?.collect()).unwrap();
+        assert_eq!(rows, [2]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Counts the commits of the pool's writer from now on.
+    fn count_commits(pool: &SqlitePool) -> Arc<std::sync::atomic::AtomicUsize> {
+        let commits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (counting, started) = std::sync::mpsc::channel();
+        let counter = commits.clone();
+        let install: Work = Box::new(move |writer| {
+            writer.commit_hook(Some(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                false
+            }));
+            counting.send(()).unwrap();
+        });
+        pool.send(Job::Alone(install)).unwrap();
+        started.recv().unwrap();
+        commits
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_queued_together_share_one_commit() {
+        let dir = scratch("shared-commit");
+        let pool = SqlitePool::open(&dir.join("t.db"), "CREATE TABLE t (x)").unwrap();
+        let commits = count_commits(&pool);
+        let insert = |pool: &Arc<SqlitePool>| {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.write(|c| c.execute("INSERT INTO t VALUES (1)", [])).await })
+        };
+        for _ in 0..5 {
+            insert(&pool).await.unwrap().unwrap();
+        }
+        assert_eq!(commits.load(Ordering::SeqCst), 5, "one write at a time: a commit each");
+
+        let transaction = pool.transaction().unwrap();
+        transaction.run(|c| c.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (2)")).await.unwrap().0.unwrap();
+        let queued: Vec<_> = (0..20).map(|_| insert(&pool)).collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        transaction.run(|c| c.execute_batch("COMMIT")).await.unwrap().0.unwrap();
+        for write in queued {
+            write.await.unwrap().unwrap();
+        }
+        assert_eq!(count(&pool), 26);
+        assert_eq!(commits.load(Ordering::SeqCst), 7, "the transaction, then the 20 writes queued behind it at once");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -232,9 +513,9 @@ mod tests {
         // the file holds them all; with it, a fraction (about an eighth here, under a writer far busier than
         // any request mix).
         let commits = 6 * RESTART_AFTER_FRAMES;
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         for _ in 0..commits {
-            let _turn = pool.writer.blocking_lock();
-            pool.read(|c| c.execute("INSERT INTO t VALUES (zeroblob(3000))", [])).unwrap();
+            runtime.block_on(pool.write(|c| c.execute("INSERT INTO t VALUES (zeroblob(3000))", []))).unwrap();
         }
         stop.store(true, Ordering::SeqCst);
         readers.into_iter().for_each(|reader| reader.join().unwrap());

@@ -2,26 +2,26 @@
 //! A component may open only the databases spin.toml grants it (`access-denied` otherwise, as in Spin).
 
 use crate::bindings::sqlite::{self, Error, QueryResult, RowResult, Value};
-use crate::pool::{SqlitePool, WriterTurn};
+use crate::pool::{SqlitePool, Transaction};
 use crate::state::State;
 use rusqlite::types::ValueRef;
 use std::sync::Arc;
 use wasmtime::component::Resource;
 
-/// An open guest connection: holds a pooled connection for its whole life, so a guest's
-/// `BEGIN … COMMIT` spans its `execute` calls as on Spin. While it writes it holds the pool's writer
-/// turn, from its first writing statement until it is back in autocommit.
+/// An open guest connection. Its reads run on a pooled connection it holds for its whole life; each
+/// write outside a transaction goes to the pool's writer and is committed before `execute` returns; a
+/// transaction (`BEGIN` … `COMMIT`) has the writer to itself and runs every statement there, as Spin's
+/// one connection would.
 pub struct Connection {
     pool: Arc<SqlitePool>,
-    connection: Option<rusqlite::Connection>,
-    turn: Option<WriterTurn>,
+    reader: Option<rusqlite::Connection>,
+    transaction: Option<Transaction>,
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        // Rolls back what the guest left open before the turn (a field, dropped after this) passes on.
-        if let Some(connection) = self.connection.take() {
-            self.pool.release(connection);
+        if let Some(reader) = self.reader.take() {
+            self.pool.release(reader);
         }
     }
 }
@@ -37,7 +37,7 @@ impl sqlite::HostConnection for State {
             return Ok(Err(Error::NoSuchDatabase));
         };
         match pool.acquire() {
-            Ok(connection) => Ok(Ok(self.table.push(Connection { pool, connection: Some(connection), turn: None })?)),
+            Ok(reader) => Ok(Ok(self.table.push(Connection { pool, reader: Some(reader), transaction: None })?)),
             Err(error) => Ok(Err(Error::Io(error.to_string()))),
         }
     }
@@ -49,31 +49,43 @@ impl sqlite::HostConnection for State {
         parameters: Vec<Value>,
     ) -> wasmtime::Result<Result<QueryResult, Error>> {
         let guest = self.table.get_mut(&handle)?;
-        let Some(connection) = &guest.connection else {
+        let Some(reader) = &guest.reader else {
             return Ok(Err(Error::InvalidConnection));
         };
-        if guest.turn.is_none() && crate::pool::may_write(connection, &statement) {
+        if guest.transaction.is_none() && !crate::pool::opens_transaction(&statement) {
+            if !crate::pool::may_write(reader, &statement) {
+                return Ok(run(reader, &statement, parameters).map_err(io_error));
+            }
             let pool = guest.pool.clone();
-            let Some(turn) = pool.writer_turn().await else {
-                return Ok(Err(Error::Io("database is locked".into())));
-            };
-            self.table.get_mut(&handle)?.turn = Some(turn);
+            let written = pool.write(move |writer| run(writer, &statement, parameters)).await;
+            return Ok(written.map_err(io_error));
         }
-        let guest = self.table.get_mut(&handle)?;
-        let Some(connection) = &guest.connection else {
-            return Ok(Err(Error::InvalidConnection));
+        let transaction = match guest.transaction.take() {
+            Some(transaction) => transaction,
+            None => match guest.pool.transaction() {
+                Ok(transaction) => transaction,
+                Err(error) => return Ok(Err(io_error(error))),
+            },
         };
-        let result = run(connection, &statement, parameters);
-        if connection.is_autocommit() && guest.turn.take().is_some() {
-            crate::pool::after_turn().await;
+        match transaction.run(move |writer| run(writer, &statement, parameters)).await {
+            Ok((result, still_open)) => {
+                if still_open {
+                    self.table.get_mut(&handle)?.transaction = Some(transaction);
+                }
+                Ok(result.map_err(io_error))
+            }
+            Err(error) => Ok(Err(io_error(error))),
         }
-        Ok(result.map_err(|e| Error::Io(e.to_string())))
     }
 
     async fn drop(&mut self, handle: Resource<Connection>) -> wasmtime::Result<()> {
         self.table.delete(handle)?;
         Ok(())
     }
+}
+
+fn io_error(error: impl std::fmt::Display) -> Error {
+    Error::Io(error.to_string())
 }
 
 fn run(connection: &rusqlite::Connection, sql: &str, parameters: Vec<Value>) -> rusqlite::Result<QueryResult> {
