@@ -105,8 +105,10 @@ impl Transaction {
         let work: Work = Box::new(move |connection| {
             let _ = answer.send((work(connection), !connection.is_autocommit()));
         });
-        self.statements.send(work).map_err(|_| anyhow!("the transaction was rolled back: it sat idle too long"))?;
-        answered.await.map_err(|_| anyhow!("the transaction was rolled back: it sat idle too long"))
+        let over =
+            || anyhow!("the transaction is over: rolled back after sitting idle, or its statement failed the writer");
+        self.statements.send(work).map_err(|_| over())?;
+        answered.await.map_err(|_| over())
     }
 }
 
@@ -197,7 +199,7 @@ impl SqlitePool {
     }
 
     fn writer_stopped(&self) -> anyhow::Error {
-        anyhow!("{}: the database writer has stopped", self.path.display())
+        anyhow!("{}: the database writer dropped this write (see the host's log)", self.path.display())
     }
 }
 
@@ -224,10 +226,21 @@ fn serve_writes(connection: &rusqlite::Connection, jobs: &Receiver<Job>) {
                 Err(_) => return,
             },
         };
-        match job {
-            Job::Alone(work) => work(connection),
-            Job::Grouped(first) => next = commit_group(connection, first, jobs),
-        }
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
+            Job::Alone(work) => {
+                work(connection);
+                None
+            }
+            Job::Grouped(first) => commit_group(connection, first, jobs),
+        }));
+        // A panicking job (printed by the panic hook) fails its callers, not the writer: undo what it left
+        // open and go on serving.
+        next = served.unwrap_or_else(|_| {
+            if !connection.is_autocommit() {
+                let _ = connection.execute_batch("ROLLBACK");
+            }
+            None
+        });
     }
 }
 
@@ -405,6 +418,24 @@ mod tests {
         let failed_rows: i64 =
             pool.read(|c| c.query_row("SELECT count(*) FROM t WHERE x % 10 = 0", [], |row| row.get(0))).unwrap();
         assert_eq!(failed_rows, 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_panics_fails_alone_and_the_writer_goes_on() {
+        let dir = scratch("panic");
+        let pool = SqlitePool::open(&dir.join("t.db"), "CREATE TABLE t (x)").unwrap();
+        let failed = pool
+            .write::<()>(|c| {
+                c.execute("INSERT INTO t VALUES (1)", [])?;
+                panic!("a write panics on purpose")
+            })
+            .await;
+        assert!(failed.is_err());
+        pool.write(|c| c.execute("INSERT INTO t VALUES (2)", [])).await.unwrap();
+        let rows: Vec<i64> =
+            pool.read(|c| c.prepare("SELECT x FROM t")?.query_map([], |row| row.get(0))?.collect()).unwrap();
+        assert_eq!(rows, [2], "the panicking write left nothing behind");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
