@@ -367,6 +367,10 @@ mod tests {
         pool.read(|c| c.query_row("SELECT count(*) FROM t", [], |row| row.get(0))).unwrap()
     }
 
+    fn values(pool: &SqlitePool) -> Vec<i64> {
+        pool.read(|c| c.prepare("SELECT x FROM t")?.query_map([], |row| row.get(0))?.collect()).unwrap()
+    }
+
     #[test]
     fn statements_that_write_or_open_transactions_are_told_apart_from_reads() {
         let connection = rusqlite::Connection::open_in_memory().unwrap();
@@ -433,9 +437,7 @@ mod tests {
             .await;
         assert!(failed.is_err());
         pool.write(|c| c.execute("INSERT INTO t VALUES (2)", [])).await.unwrap();
-        let rows: Vec<i64> =
-            pool.read(|c| c.prepare("SELECT x FROM t")?.query_map([], |row| row.get(0))?.collect()).unwrap();
-        assert_eq!(rows, [2], "the panicking write left nothing behind");
+        assert_eq!(values(&pool), [2], "the panicking write left nothing behind");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -473,9 +475,7 @@ mod tests {
         transaction.run(|c| c.execute_batch("BEGIN; INSERT INTO t VALUES (1)")).await.unwrap().0.unwrap();
         drop(transaction);
         pool.write(|c| c.execute("INSERT INTO t VALUES (2)", [])).await.unwrap();
-        let rows: Vec<i64> =
-            pool.read(|c| c.prepare("SELECT x FROM t")?.query_map([], |row| row.get(0))?.collect()).unwrap();
-        assert_eq!(rows, [2]);
+        assert_eq!(values(&pool), [2]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
