@@ -356,11 +356,13 @@ mod tests {
     use rusqlite::OptionalExtension;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    fn scratch(name: &str) -> PathBuf {
+    /// A pool over `t.db` with `schema`, in a fresh directory of its own (which the test removes).
+    fn scratch_pool(name: &str, schema: &str) -> (PathBuf, Arc<SqlitePool>) {
         let dir = std::env::temp_dir().join(format!("conveyor-pool-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        dir
+        let pool = SqlitePool::open(&dir.join("t.db"), schema).unwrap();
+        (dir, pool)
     }
 
     fn count(pool: &SqlitePool) -> i64 {
@@ -391,8 +393,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writes_all_commit_and_a_failed_one_leaves_nothing_and_harms_no_other() {
-        let dir = scratch("group");
-        let pool = SqlitePool::open(&dir.join("t.db"), "CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
+        let (dir, pool) = scratch_pool("group", "CREATE TABLE t (x INTEGER PRIMARY KEY)");
         let writes: Vec<_> = (0..400)
             .map(|i| {
                 let pool = pool.clone();
@@ -427,8 +428,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_write_that_panics_fails_alone_and_the_writer_goes_on() {
-        let dir = scratch("panic");
-        let pool = SqlitePool::open(&dir.join("t.db"), "CREATE TABLE t (x)").unwrap();
+        let (dir, pool) = scratch_pool("panic", "CREATE TABLE t (x)");
         let failed = pool
             .write::<()>(|c| {
                 c.execute("INSERT INTO t VALUES (1)", [])?;
@@ -443,8 +443,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_transaction_has_the_writer_to_itself_until_it_commits() {
-        let dir = scratch("transaction");
-        let pool = SqlitePool::open(&dir.join("t.db"), "CREATE TABLE t (x)").unwrap();
+        let (dir, pool) = scratch_pool("transaction", "CREATE TABLE t (x)");
         let transaction = pool.transaction().unwrap();
         let (_, open) = transaction.run(|c| c.execute_batch("BEGIN")).await.unwrap();
         assert!(open);
@@ -469,8 +468,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_dropped_transaction_is_rolled_back_and_frees_the_writer() {
-        let dir = scratch("dropped");
-        let pool = SqlitePool::open(&dir.join("t.db"), "CREATE TABLE t (x)").unwrap();
+        let (dir, pool) = scratch_pool("dropped", "CREATE TABLE t (x)");
         let transaction = pool.transaction().unwrap();
         transaction.run(|c| c.execute_batch("BEGIN; INSERT INTO t VALUES (1)")).await.unwrap().0.unwrap();
         drop(transaction);
@@ -498,8 +496,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_queued_together_share_one_commit() {
-        let dir = scratch("shared-commit");
-        let pool = SqlitePool::open(&dir.join("t.db"), "CREATE TABLE t (x)").unwrap();
+        let (dir, pool) = scratch_pool("shared-commit", "CREATE TABLE t (x)");
         let commits = count_commits(&pool);
         let insert = |pool: &Arc<SqlitePool>| {
             let pool = pool.clone();
@@ -525,9 +522,7 @@ mod tests {
 
     #[test]
     fn under_steady_writes_and_reads_the_wal_stays_short() {
-        let dir = scratch("checkpoint");
-        let path = dir.join("t.db");
-        let pool = SqlitePool::open(&path, "CREATE TABLE t (x BLOB)").unwrap();
+        let (dir, pool) = scratch_pool("checkpoint", "CREATE TABLE t (x BLOB)");
         let stop = Arc::new(AtomicBool::new(false));
         let readers: Vec<_> = (0..2)
             .map(|_| {
