@@ -13,7 +13,7 @@ pub fn build(app: &App) -> Result<()> {
     let mut done: Vec<(String, PathBuf)> = Vec::new();
     for (id, component) in &app.manifest.component {
         let Some(build) = &component.build else { continue };
-        let workdir = build.workdir.as_deref().map_or_else(|| app.dir(), |w| app.dir().join(w));
+        let workdir = build.workdir.as_deref().map_or_else(|| app.dir().to_path_buf(), |w| app.dir().join(w));
         if done.iter().any(|(command, dir)| *command == build.command && *dir == workdir) {
             continue;
         }

@@ -93,7 +93,10 @@ pub struct Build {
 #[derive(Debug, Clone)]
 pub struct App {
     pub manifest: Manifest,
+    /// The manifest's path as given (for messages).
     pub path: PathBuf,
+    /// The manifest's directory, absolute, so that it is never the empty path of a bare `spin.toml`.
+    dir: PathBuf,
 }
 
 impl App {
@@ -101,17 +104,19 @@ impl App {
     pub fn load(path: &Path) -> Result<App> {
         let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
         let manifest = parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        Ok(App { manifest, path: path.to_path_buf() })
+        let absolute = std::path::absolute(path).with_context(|| format!("{}: cannot resolve", path.display()))?;
+        let dir = absolute.parent().map(Path::to_path_buf).unwrap_or(absolute);
+        Ok(App { manifest, path: path.to_path_buf(), dir })
     }
 
-    /// The directory relative paths in the manifest are resolved against.
-    pub fn dir(&self) -> PathBuf {
-        self.path.parent().map(Path::to_path_buf).unwrap_or_default()
+    /// The directory relative paths in the manifest (`source`, `build.workdir`) are resolved against.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// A component's `.wasm` path.
     pub fn source(&self, component: &Component) -> PathBuf {
-        self.dir().join(&component.source)
+        self.dir.join(&component.source)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `conveyor` binary: bad manifests are one-line errors naming the file and the key, with a
-//! non-zero exit; `up` serves, prints its URL and admin token, and exits 0 on SIGTERM.
+//! non-zero exit; relative paths resolve against the manifest's directory however the manifest is named;
+//! `up` run as the README runs it serves, prints its URL and admin token, and exits 0 on SIGTERM.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -71,26 +72,77 @@ fn a_missing_manifest_is_an_error() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/spin.toml"));
 }
 
+/// A manifest whose one component's build command records the directory it ran in, in `$RAN_IN`.
+const RECORDS_WORKDIR: &str = r#"spin_manifest_version = 2
+[application]
+name = "t"
+[component.c]
+source = "c.wasm"
+[component.c.build]
+command = "pwd > \"$RAN_IN\""
+"#;
+
+/// Where `conveyor build`, run in `cwd` with `--manifest <manifest>`, ran the build command.
+fn build_ran_in(cwd: &Path, manifest: &Path) -> PathBuf {
+    let record = cwd.join("ran-in.txt");
+    let output = conveyor()
+        .current_dir(cwd)
+        .env("RAN_IN", &record)
+        .arg("build")
+        .arg("--manifest")
+        .arg(manifest)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{manifest:?} in {cwd:?}: {}", String::from_utf8_lossy(&output.stderr));
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    std::fs::remove_file(&record).unwrap();
+    PathBuf::from(recorded.trim())
+}
+
+#[test]
+fn build_runs_in_the_manifest_directory_however_the_manifest_path_is_given() {
+    let root = scratch("manifest-paths").canonicalize().unwrap();
+    let app = root.join("sub/dir");
+    std::fs::create_dir_all(app.join("w")).unwrap();
+    std::fs::write(app.join("spin.toml"), RECORDS_WORKDIR).unwrap();
+    let cases: [(&Path, PathBuf); 4] = [
+        (&app, PathBuf::from("spin.toml")),
+        (&app, PathBuf::from("./spin.toml")),
+        (&root, PathBuf::from("sub/dir/spin.toml")),
+        (&root, app.join("spin.toml")),
+    ];
+    for (cwd, manifest) in &cases {
+        assert_eq!(build_ran_in(cwd, manifest), app, "{manifest:?} in {cwd:?}");
+    }
+    // `workdir` is relative to the manifest's directory, as in `spin build`.
+    let with_workdir = RECORDS_WORKDIR.replace("command = ", "workdir = \"w\"\ncommand = ");
+    std::fs::write(app.join("spin.toml"), with_workdir).unwrap();
+    for (cwd, manifest) in &cases {
+        assert_eq!(build_ran_in(cwd, manifest), app.join("w"), "{manifest:?} in {cwd:?} with workdir");
+    }
+}
+
+/// The README's first command, as a newcomer runs it: in the repository root, with the default (relative)
+/// manifest, so the build commands and the components' `source` resolve against an empty parent path.
 #[cfg(unix)]
 #[test]
-fn up_serves_prints_url_and_token_and_exits_zero_on_sigterm() {
+fn up_as_the_readme_runs_it_serves_prints_url_and_token_and_exits_zero_on_sigterm() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let dir = scratch("up");
+    let data_dir = format!("target/cli-readme-data-{}", std::process::id());
+    let _ = std::fs::remove_dir_all(repo.join(&data_dir));
     let mut child = conveyor()
-        .args(["up", "--build", "--listen", "127.0.0.1:0", "--manifest"])
-        .arg(repo.join("spin.toml"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
+        .current_dir(repo)
+        .args(["up", "--build", "--listen", "127.0.0.1:0", "--data-dir", &data_dir])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = lines.next().unwrap().unwrap();
+    let url = lines.next().expect("`up` printed its URL before exiting").unwrap();
     let token = lines.next().unwrap().unwrap();
     assert!(url.starts_with("Serving http://127.0.0.1:"), "{url}");
     let token = token.strip_prefix("Admin token: ").expect("the admin token is printed");
-    let stored = std::fs::read_to_string(dir.join("data/admin_token")).unwrap();
+    let stored = std::fs::read_to_string(repo.join(&data_dir).join("admin_token")).unwrap();
     assert_eq!(token, stored.trim(), "the printed token is the stored one");
 
     let addr = url.trim_start_matches("Serving http://");
@@ -104,4 +156,5 @@ fn up_serves_prints_url_and_token_and_exits_zero_on_sigterm() {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     assert_eq!(child.wait().unwrap().code(), Some(0));
+    let _ = std::fs::remove_dir_all(repo.join(&data_dir));
 }
