@@ -179,10 +179,9 @@ async fn a_tracker_worker_submits_claims_releases_and_logs_consistently_with_the
     // The reverse: claimed natively by the same worker, released through the tracker with FAIL.
     let native_claim = native_post(&app, &worker, "/api/v1/tasks/claim", json!({"project": p})).await;
     assert_eq!(expect(&native_claim, 200)["id"], t2);
+    // As task_tracker: any release by the assignee is `updated: true`, also a FAIL that does not close.
     let fail = expect(&post(&app, &worker, "/task/release", json!({"task_id": t2, "result": 1})).await, 200);
-    assert_eq!(fail["ok"], true);
-    assert_eq!(fail["content"]["updated"], false, "a FAIL with retries left does not close: {fail}");
-    assert_eq!(fail["message"], "Task was not marked as closed");
+    assert_eq!(fail, json!({"ok": true, "content": {"updated": true}}));
     let after = native_task(&app, &ada, t2).await;
     assert_eq!((after["status"].as_str(), after["retries"].as_i64()), (Some("new"), Some(1)));
 
@@ -208,7 +207,7 @@ async fn a_tracker_worker_submits_claims_releases_and_logs_consistently_with_the
         (t3["id"].clone(), json!("native"), json!(n1.worker_id()))
     );
     let skip = expect(&post(&app, &n1, "/task/release", json!({"task_id": got["id"], "result": 2})).await, 200);
-    assert_eq!(skip["content"]["updated"], false);
+    assert_eq!(skip, json!({"ok": true, "content": {"updated": true}}));
     assert_eq!(native_task(&app, &ada, got["id"].as_i64().unwrap()).await["status"], "new");
 
     // Nothing claimable: HTTP 200 with ok false.
@@ -277,6 +276,109 @@ async fn a_tracker_worker_submits_claims_releases_and_logs_consistently_with_the
     let closes = expect(&post(&app, &w2, "/task/release", vote).await, 200);
     assert_eq!(closes, json!({"ok": true, "content": {"updated": true}}));
     assert_eq!(native_task(&app, &ada, tq).await["status"], "closed");
+}
+
+// ----- task_tracker's own Python client, byte for byte -----
+
+/// A request as task_tracker's Python client (`tt_drone/api.py`, on `requests`) sends it: its User-Agent,
+/// the worker headers always present (the text `None` before a worker exists), no Content-Type, and the
+/// body as Python's `json.dumps` writes it (`", "` and `": "` separators).
+async fn py_client(http: &Http, worker: Option<(i64, &str)>, method: &str, path: &str, body: &str) -> TestResponse {
+    let (id, secret) = worker.map_or(("None".to_string(), "None".to_string()), |(id, s)| (id.to_string(), s.into()));
+    let headers = [
+        ("User-Agent", "tt_py_client1.0"),
+        ("Accept-Encoding", "gzip, deflate"),
+        ("Accept", "*/*"),
+        ("Connection", "keep-alive"),
+        ("X-Worker-Id", id.as_str()),
+        ("X-Secret", secret.as_str()),
+    ];
+    let response = http.send(method, path, &headers, body.to_string()).await;
+    conveyor_tests::assert_no_leaks(&response.text());
+    response
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_client_s_exact_requests_register_submit_claim_and_release() {
+    let app = TestHost::start().await;
+    let (_, ada) = manager(&app, "ada").await;
+    let p = tracker_project(&app, &ada, json!({"name": "drone-work", "public": true})).await;
+
+    // make_worker: the placeholder credentials are not read; the worker is created.
+    let created = ok(&py_client(&app, None, "POST", "/worker/create", r#"{"alias": "drone"}"#).await);
+    let (wid, secret) = (created["worker"]["id"].as_i64().unwrap(), created["worker"]["secret"].as_str().unwrap());
+    assert_eq!(created["worker"]["alias"], "drone");
+    let me = Some((wid, secret));
+    // The same placeholders on a route that needs a worker are still refused.
+    refused(&py_client(&app, None, "GET", &format!("/task/get/{p}"), "").await, 401);
+
+    // request_access, then a manager accepts; get_secret.
+    let ask = format!(r#"{{"project": {p}, "assign": true, "submit": true}}"#);
+    ok(&py_client(&app, me, "POST", "/project/request_access", &ask).await);
+    ok(&post(&app, &ada, &format!("/project/accept_request/{p}/{wid}"), json!({})).await);
+    ok(&post(&app, &ada, &format!("/project/secret/{p}"), json!({"secret": "for drones"})).await);
+    let secret_answer = ok(&py_client(&app, me, "GET", &format!("/project/secret/{p}"), "").await);
+    assert_eq!(secret_answer, json!({"secret": "for drones"}));
+
+    // submit_task with the client's defaults: `hash_u64: 0` and `unique_str: ""` mean no dedupe key.
+    let submit = |recipe: &str, verification_count: i64| {
+        format!(
+            r#"{{"project": {p}, "recipe": "{recipe}", "priority": 1, "max_assign_time": 3600, "hash_u64": 0, "unique_str": "", "verification_count": {verification_count}, "max_retries": 3}}"#
+        )
+    };
+    for recipe in ["a", "a"] {
+        assert_eq!(
+            expect(&py_client(&app, me, "POST", "/task/submit", &submit(recipe, 1)).await, 200),
+            json!({"ok": true})
+        );
+    }
+    assert_eq!(native_tasks(&app, &ada, p).await.len(), 2, "hash 0 is no dedupe key");
+
+    let http: &Http = &app;
+    let claim_path = format!("/task/get/{p}");
+    let fetch = || py_client(http, me, "GET", &claim_path, "");
+    let release = |task: i64, result: i64, verification: i64| {
+        let body = format!(r#"{{"task_id": {task}, "result": {result}, "verification": {verification}}}"#);
+        async move { expect(&py_client(http, me, "POST", "/task/release", &body).await, 200) }
+    };
+    let updated = json!({"ok": true, "content": {"updated": true}});
+
+    // FAIL, SKIP and OK by the assignee are all `updated: true`; their effects show natively.
+    let t = ok(&fetch().await)["task"]["id"].as_i64().unwrap();
+    assert_eq!(release(t, 1, 0).await, updated, "FAIL");
+    assert_eq!(native_task(&app, &ada, t).await["retries"], 1);
+    assert_eq!(ok(&fetch().await)["task"]["id"], t, "a failed task with retries left is claimable again");
+    assert_eq!(release(t, 2, 0).await, updated, "SKIP");
+    assert_eq!(native_task(&app, &ada, t).await["status"], "new");
+    assert_eq!(ok(&fetch().await)["task"]["id"], t);
+    assert_eq!(release(t, 0, 0).await, updated, "OK");
+    assert_eq!(native_task(&app, &ada, t).await["status"], "closed");
+
+    // Not the assignee (released already): `updated: false`, the reason in `message`, nothing changes.
+    let again = release(t, 1, 0).await;
+    assert_eq!(again["content"], json!({"updated": false}), "{again}");
+    assert!(again["message"].as_str().is_some_and(|m| !m.is_empty()), "{again}");
+    assert_eq!(native_task(&app, &ada, t).await["status"], "closed");
+
+    // A verification vote short of the quorum: `updated: false` with task_tracker's message.
+    ok(&py_client(&app, me, "POST", "/task/submit", &submit("vote", 2)).await);
+    let mut voted = None;
+    while let Some(task) = ok(&fetch().await).get("task").cloned() {
+        let id = task["id"].as_i64().unwrap();
+        if task["recipe"] == "vote" {
+            voted = Some(id);
+            break;
+        }
+        release(id, 0, 0).await;
+    }
+    let vote = voted.expect("the vote task is claimable");
+    let short = release(vote, 0, 7).await;
+    assert_eq!(short, json!({"ok": true, "message": "Task was not marked as closed", "content": {"updated": false}}));
+    assert_eq!(native_task(&app, &ada, vote).await["status"], "new");
+
+    // log: the client's body (its `level` field is ignored, as task_tracker did).
+    let entry = r#"{"level": 5, "message": "hello", "timestamp": 1559393394, "scope": "drone"}"#;
+    assert_eq!(expect(&py_client(&app, me, "POST", "/log/info", entry).await, 200), json!({"ok": true}));
 }
 
 // ----- refusals -----

@@ -108,6 +108,12 @@ pub fn authenticate(ctx: &Ctx) -> Result<Caller, ApiError> {
     }
 }
 
+/// The caller as a person, without reading worker credentials: for the few compat routes whose original
+/// never read them and whose clients send placeholders there (`X-Worker-Id: None`; `docs/tracker.md`).
+pub fn authenticate_person(ctx: &Ctx) -> Result<Caller, ApiError> {
+    Ok(Caller::Person(auth::authenticate(ctx)?))
+}
+
 /// The worker: 401 for an anonymous caller, 403 for a person.
 pub fn require_worker(caller: &Caller) -> Result<&Worker, ApiError> {
     match caller {

@@ -77,8 +77,10 @@ fn index(_ctx: &Ctx) -> Result<Response, ApiError> {
 
 // ----- /worker -----
 
+/// task_tracker never read the worker headers here, and its Python client sends them as the text `None`
+/// before a worker exists: only a person's credentials count.
 fn worker_create(ctx: &Ctx) -> Result<Response, ApiError> {
-    let caller = caller::authenticate(ctx)?;
+    let caller = caller::authenticate_person(ctx)?;
     caller::may_register_worker(ctx, &caller)?;
     let request: wire::WorkerBody = body(ctx)?;
     let input = WorkerInput { alias: request.alias_or_default(), ..WorkerInput::default() };
@@ -163,7 +165,7 @@ fn task_release(ctx: &Ctx) -> Result<Response, ApiError> {
     match tasks::release(db, worker.id, request.task_id, &request.request(), clock::now())
         .map_err(|error| caller::hide_task_refusal(db, &caller, request.task_id, error))
     {
-        Ok(released) => Ok(wire::release_answer(&released)),
+        Ok(released) => Ok(wire::release_answer(request.result, &released)),
         Err(error @ ApiError::Conflict { .. }) => Ok(wire::release_refused(&error)),
         Err(error) => Err(error),
     }

@@ -3,7 +3,7 @@
 //! parses with these, calls the ordinary services and answers with these; nothing here decides anything.
 
 use crate::domain::project::{AccessStatus, Assignee, Project, ProjectInput, ProjectPatch, Visibility, WorkerAccess};
-use crate::domain::task::{ReleaseRequest, Released, Task, TaskSpec, TaskStatus};
+use crate::domain::task::{ReleaseRequest, ReleaseResult, Released, Task, TaskSpec, TaskStatus};
 use crate::domain::worker::{LogInput, LogLevel, Worker, WorkerStat};
 use crate::error::ApiError;
 use crate::http::Response;
@@ -350,10 +350,11 @@ impl ReleaseBody {
     }
 }
 
-/// task_tracker's `updated`: the release closed the task (a vote short of the quorum is `false`), and
-/// the message it sent along when it did not.
-pub fn release_answer(released: &Released) -> Response {
-    let updated = released.status == TaskStatus::Closed;
+/// task_tracker's answer to a release the assignee made: `updated` is whether an OK closed the task (a vote
+/// short of the quorum is `false`, with [`NOT_CLOSED`] as the message), and always `true` for FAIL and
+/// SKIP (task_tracker answered with "rows affected == 1", which holds for any release by the assignee).
+pub fn release_answer(result: i64, released: &Released) -> Response {
+    let updated = result != ReleaseResult::Ok.code() || released.status == TaskStatus::Closed;
     envelope(200, true, if updated { "" } else { NOT_CLOSED }, json!({"updated": updated}))
 }
 
@@ -564,6 +565,24 @@ mod tests {
         let empty: SubmitBody = body(b"  ").unwrap();
         assert_eq!(empty.project, 0);
         assert_eq!(body::<SubmitBody>(b"{nope").unwrap_err().status(), 400);
+    }
+
+    #[test]
+    fn updated_is_whether_an_ok_closed_and_always_true_for_fail_and_skip() {
+        let answer = |result, status| {
+            let response = release_answer(result, &Released { updated: true, status });
+            serde_json::from_slice::<Json>(&response.body).unwrap()
+        };
+        let updated = json!({"ok": true, "content": {"updated": true}});
+        assert_eq!(answer(0, TaskStatus::Closed), updated);
+        assert_eq!(
+            answer(0, TaskStatus::New),
+            json!({"ok": true, "message": NOT_CLOSED, "content": {"updated": false}})
+        );
+        for status in [TaskStatus::New, TaskStatus::Failed] {
+            assert_eq!(answer(1, status), updated, "FAIL to {status}");
+        }
+        assert_eq!(answer(2, TaskStatus::New), updated, "SKIP");
     }
 
     #[test]
