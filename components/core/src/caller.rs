@@ -1,26 +1,15 @@
-//! Who is calling, people OR workers (SPEC §2, §5), and what they may do with a project.
+//! Who is calling, people OR workers (SPEC §2, §5). What they may then do is `policy`'s to decide.
 //!
 //! Worker credentials: headers `X-Worker-ID` + `X-Secret` (task_tracker; names case-insensitive) or
 //! `Authorization: Worker <id>:<secret>`. A worker credential that is presented but wrong, incomplete or
 //! malformed is a 401 — never a silent fall-back to anonymous. Worker credentials take precedence over a
 //! user credential sent alongside. Without a worker credential, [`auth::authenticate`] decides (bearer /
 //! `Token` / session cookie / the built-in administrator / anonymous).
-//!
-//! Roles: a person's role on a project is the OR of their grant and their active groups' grants
-//! (administrators: every bit). A worker has no role bits; it reads public projects and those where it holds
-//! an **accepted** grant (a pending request counts for nothing).
 
 use crate::auth::{self, Principal};
-use crate::db::Db;
-use crate::domain::accounts::Ref;
-use crate::domain::project::{Project, Visibility, WorkerAccess};
-use crate::domain::roles;
 use crate::domain::worker::Worker;
 use crate::error::ApiError;
-use crate::projects;
-use crate::query::Scope;
 use crate::router::Ctx;
-use crate::store::projects as store;
 use crate::workers;
 
 /// The caller of a request.
@@ -133,187 +122,12 @@ pub fn require_person(caller: &Caller) -> Result<&Principal, ApiError> {
     }
 }
 
-/// A person's role bits on a project: own grant OR active groups' grants; administrators every bit;
-/// anonymous callers none.
-pub fn principal_role(db: &dyn Db, principal: &Principal, project: &Project) -> Result<i64, ApiError> {
-    match principal {
-        Principal::User(user) if !principal.is_admin() => {
-            let (own, groups) = store::grants_of_user(db, project.id, user.id)?;
-            Ok(principal.project_role(own, &groups))
-        }
-        _ => Ok(principal.project_role(0, &[])),
-    }
-}
-
-/// The caller's role bits on a project (a worker has none: see [`worker_access`]).
-pub fn project_role(db: &dyn Db, caller: &Caller, project: &Project) -> Result<i64, ApiError> {
-    match caller {
-        Caller::Person(principal) => principal_role(db, principal, project),
-        Caller::Worker(_) => Ok(0),
-    }
-}
-
-/// A worker's access row on the project (pending or accepted), if any.
-pub fn worker_access(db: &dyn Db, worker: &Worker, project: &Project) -> Result<Option<WorkerAccess>, ApiError> {
-    projects::worker_access(db, project.id, worker.id)
-}
-
-/// Whether the caller may read the project: public projects anyone; otherwise administrators, people with
-/// READ, and workers with an accepted grant.
-pub fn may_read(db: &dyn Db, caller: &Caller, project: &Project) -> Result<bool, ApiError> {
-    if project.visibility == Visibility::Public {
-        return Ok(true);
-    }
-    match caller {
-        Caller::Person(_) => Ok(roles::has(project_role(db, caller, project)?, roles::READ)),
-        Caller::Worker(worker) => Ok(worker_access(db, worker, project)?.is_some_and(|a| a.accepted())),
-    }
-}
-
-/// 404 (hidden) or 403 (private) unless the caller may read the project.
-pub fn require_read(db: &dyn Db, caller: &Caller, project: &Project) -> Result<(), ApiError> {
-    projects::require_read(project, may_read(db, caller, project)?)
-}
-
-/// The project by id or name, readable by the caller: 404 when missing or hidden from them, 403 when private.
-pub fn readable_project(db: &dyn Db, caller: &Caller, project: &Ref) -> Result<Project, ApiError> {
-    let project = projects::resolve(db, project)?;
-    require_read(db, caller, &project)?;
-    Ok(project)
-}
-
-/// 403 unless the caller's role holds every bit of `needed` (404 when they cannot even read a hidden project).
-/// Workers never hold role bits, so they always fail here (with 404 for hidden projects they cannot read).
-pub fn authorize(db: &dyn Db, caller: &Caller, project: &Project, needed: i64) -> Result<(), ApiError> {
-    match caller {
-        Caller::Person(Principal::Anonymous) if project.visibility != Visibility::Hidden => {
-            Err(ApiError::Unauthorized("authentication required".into()))
-        }
-        Caller::Person(_) => projects::authorize(project, project_role(db, caller, project)?, needed),
-        Caller::Worker(_) => {
-            require_read(db, caller, project)?;
-            Err(ApiError::Forbidden("workers hold no project roles; use a user token".into()))
-        }
-    }
-}
-
-/// Submitting into a project: people need EDIT; workers an accepted SUBMIT grant. Callers who may not read a
-/// hidden project get 404 (it does not exist for them), a private one 403.
-pub fn may_submit(db: &dyn Db, caller: &Caller, project: &Project) -> Result<(), ApiError> {
-    let Caller::Worker(worker) = caller else { return authorize(db, caller, project, roles::EDIT) };
-    if worker_access(db, worker, project)?.is_some_and(|access| access.may_submit()) {
-        return Ok(());
-    }
-    require_read(db, caller, project)?;
-    Err(ApiError::Forbidden(format!("worker {} has no accepted submit grant on project {}", worker.id, project.id)))
-}
-
-/// Claiming from a named project: public projects any worker; private and hidden ones an accepted ASSIGN
-/// grant (a hidden project answers 404 to a worker without any accepted grant, as if it did not exist).
-pub fn may_claim_from(db: &dyn Db, worker: &Worker, project: &Project) -> Result<(), ApiError> {
-    if project.visibility == Visibility::Public || worker_access(db, worker, project)?.is_some_and(|a| a.may_assign()) {
-        return Ok(());
-    }
-    require_read(db, &Caller::Worker(worker.clone()), project)?;
-    Err(ApiError::Forbidden(format!("worker {} has no accepted assign grant on project {}", worker.id, project.id)))
-}
-
-/// A heartbeat/release refusal (409) on a task of a hidden project the caller cannot read becomes a 404, so
-/// hidden projects never reveal their tasks. Other errors pass through.
-pub fn hide_task_refusal(db: &dyn Db, caller: &Caller, task: i64, error: ApiError) -> ApiError {
-    if !matches!(error, ApiError::Conflict { .. }) {
-        return error;
-    }
-    let hidden = crate::tasks::get(db, task)
-        .and_then(|task| projects::get(db, task.project))
-        .and_then(|project| Ok(project.visibility == Visibility::Hidden && !may_read(db, caller, &project)?));
-    match hidden {
-        Ok(true) => ApiError::NotFound(format!("task {task} not found")),
-        Ok(false) => error,
-        Err(other) => other,
-    }
-}
-
-/// The project secret: people need SECRET; a worker an accepted grant of any kind (a pending request reads
-/// nothing).
-pub fn may_read_secret(db: &dyn Db, caller: &Caller, project: &Project) -> Result<(), ApiError> {
-    match caller {
-        Caller::Worker(worker) => {
-            require_read(db, caller, project)?;
-            if worker_access(db, worker, project)?.is_some_and(|access| access.accepted()) {
-                Ok(())
-            } else {
-                Err(ApiError::Forbidden("the project secret needs an accepted access grant".into()))
-            }
-        }
-        Caller::Person(_) => authorize(db, caller, project, roles::SECRET),
-    }
-}
-
-/// Editing a project: EDIT, plus MANAGE_ACCESS when the visibility changes (it decides who sees it).
-pub fn may_edit(
-    db: &dyn Db,
-    caller: &Caller,
-    project: &Project,
-    new_visibility: Option<Visibility>,
-) -> Result<(), ApiError> {
-    authorize(db, caller, project, roles::EDIT)?;
-    if new_visibility.is_some_and(|visibility| visibility != project.visibility) {
-        authorize(db, caller, project, roles::MANAGE_ACCESS)?;
-    }
-    Ok(())
-}
-
-/// Registering a worker: open unless the variable `open_worker_registration` is `false`; then an
-/// administrator.
-pub fn may_register_worker(ctx: &Ctx, caller: &Caller) -> Result<(), ApiError> {
-    if ctx.variable("open_worker_registration").is_some_and(|open| open.trim().eq_ignore_ascii_case("false")) {
-        auth::require_admin(require_person(caller)?)?;
-    }
-    Ok(())
-}
-
-/// Reading a worker: signed-in people, and the worker itself (403 for other workers, 401 anonymous).
-pub fn may_read_worker(caller: &Caller, id: i64) -> Result<(), ApiError> {
-    match caller {
-        Caller::Worker(worker) if worker.id != id => Err(ApiError::Forbidden("a worker may only read itself".into())),
-        Caller::Worker(_) => Ok(()),
-        Caller::Person(_) => require_person(caller).map(|_| ()),
-    }
-}
-
-/// The projects the caller may read, as a [`Scope`] over the alias `p` (empty = every project, for
-/// administrators). Feed it to `query::run` over `projects::RESOURCE`, or to `tasks::scope_of_projects`.
-pub fn read_scope(caller: &Caller) -> Scope {
-    match caller {
-        Caller::Worker(worker) => store::read_scope_worker(worker.id),
-        Caller::Person(principal) if principal.is_admin() => Scope::default(),
-        Caller::Person(Principal::User(user)) => store::read_scope_user(user.id),
-        Caller::Person(_) => store::read_scope_anonymous(),
-    }
-}
-
-/// The logs the caller may read, as a [`Scope`] over `logs l`: administrators all; anyone else only entries
-/// filed under a project they may read (entries without a project are for administrators).
-pub fn logs_scope(caller: &Caller) -> Scope {
-    let projects = read_scope(caller);
-    if caller.is_admin() {
-        return Scope::default();
-    }
-    Scope {
-        sql: format!("l.project IN (SELECT p.id FROM projects p WHERE ({}))", projects.sql),
-        params: projects.params,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::project::{AccessRequest, ProjectInput};
     use crate::domain::worker::WorkerInput;
     use crate::http::Request;
     use crate::platform::Platform;
-    use crate::store::{groups, users};
     use crate::testing::TestPlatform;
 
     fn request(headers: &[(&str, &str)]) -> Request {
@@ -370,59 +184,17 @@ mod tests {
     }
 
     #[test]
-    fn roles_visibility_and_scopes() {
-        let platform = TestPlatform::new("caller-roles");
-        let db = platform.open_db().unwrap();
-        let db = db.as_ref();
-        let new_user = users::NewUser {
-            username: "ada",
-            email: "x@example.org",
-            first_name: "",
-            last_name: "",
-            password_hash: None,
-            active: true,
-            admin: false,
-            verified: true,
-            created_at: 1,
-        };
-        let ada = users::insert(db, &new_user).unwrap().unwrap().id;
-        let input =
-            ProjectInput { name: "hidden".into(), visibility: Some(Visibility::Hidden), ..ProjectInput::default() };
-        let project = projects::create(db, None, &input, 1).unwrap();
-        let user = Caller::Person(Principal::User(auth::UserPrincipal {
-            id: ada,
-            username: "ada".into(),
-            admin: false,
-            token_id: 1,
-            token_kind: crate::store::tokens::TokenKind::Api,
-        }));
-        assert_eq!(project_role(db, &user, &project).unwrap(), 0);
-        assert!(!may_read(db, &user, &project).unwrap());
-        assert_eq!(require_read(db, &user, &project).unwrap_err().status(), 404);
-        assert_eq!(authorize(db, &user, &project, roles::EDIT).unwrap_err().status(), 404);
-        projects::set_user_grant(db, project.id, ada, roles::READ).unwrap();
-        assert!(may_read(db, &user, &project).unwrap());
-        assert_eq!(authorize(db, &user, &project, roles::EDIT).unwrap_err().status(), 403);
-        let group = groups::insert(db, "team", "", true, 1).unwrap().unwrap().id;
-        groups::add_member(db, group, ada).unwrap();
-        projects::set_group_grant(db, project.id, group, roles::EDIT).unwrap();
-        assert_eq!(project_role(db, &user, &project).unwrap(), roles::READ | roles::EDIT, "user OR group");
-        assert!(authorize(db, &user, &project, roles::EDIT).is_ok());
-        assert_eq!(project_role(db, &Caller::Person(Principal::Admin), &project).unwrap(), roles::ALL);
-
-        let (worker_id, _) = register(&platform);
-        let worker = Caller::Worker(workers::get(db, worker_id).unwrap());
-        assert!(!may_read(db, &worker, &project).unwrap());
-        let ask = AccessRequest { assign: true, submit: false };
-        projects::request_access(db, project.id, worker_id, &ask, 1).unwrap();
-        assert!(!may_read(db, &worker, &project).unwrap(), "a pending request reads nothing");
-        projects::accept_request(db, project.id, worker_id, 2).unwrap();
-        assert!(may_read(db, &worker, &project).unwrap());
-        assert_eq!(authorize(db, &worker, &project, roles::READ).unwrap_err().status(), 403);
-        assert_eq!(read_scope(&Caller::Person(Principal::Admin)), Scope::default());
-        assert!(!read_scope(&worker).sql.is_empty());
-        assert_eq!(require_worker(&user).unwrap_err().status(), 403);
-        assert_eq!(require_worker(&Caller::Person(Principal::Anonymous)).unwrap_err().status(), 401);
+    fn routes_for_one_kind_of_caller_refuse_the_other() {
+        let platform = TestPlatform::new("caller-kinds");
+        let (id, _) = register(&platform);
+        let worker = Caller::Worker(workers::get(platform.open_db().unwrap().as_ref(), id).unwrap());
+        let person = Caller::Person(Principal::Admin);
+        let anonymous = Caller::Person(Principal::Anonymous);
+        assert_eq!(require_worker(&person).unwrap_err().status(), 403);
+        assert_eq!(require_worker(&anonymous).unwrap_err().status(), 401);
+        assert!(require_worker(&worker).is_ok());
         assert_eq!(require_person(&worker).unwrap_err().status(), 403);
+        assert_eq!(require_person(&anonymous).unwrap_err().status(), 401);
+        assert!(require_person(&person).is_ok());
     }
 }

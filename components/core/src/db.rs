@@ -62,44 +62,72 @@ impl Rows {
     pub fn first(&self) -> Option<Row<'_>> {
         self.iter().next()
     }
+
+    /// The first row read with `read`, if there is one.
+    pub fn map_first<T>(&self, read: impl FnOnce(&Row<'_>) -> Result<T, DbError>) -> Result<Option<T>, DbError> {
+        self.first().map(|row| read(&row)).transpose()
+    }
+
+    /// Every row read with `read`.
+    pub fn map_all<T>(&self, mut read: impl FnMut(&Row<'_>) -> Result<T, DbError>) -> Result<Vec<T>, DbError> {
+        self.iter().map(|row| read(&row)).collect()
+    }
 }
 
 impl Row<'_> {
-    /// The value of a column; `Null` when the column is absent.
-    pub fn value(&self, column: &str) -> &Value {
-        self.columns.iter().position(|c| c == column).map_or(&Value::Null, |i| &self.values[i])
+    /// The value of a column. A column the statement did not return is an error, never a silent NULL.
+    pub fn value(&self, column: &str) -> Result<&Value, DbError> {
+        let index = self.columns.iter().position(|c| c == column);
+        index.map(|i| &self.values[i]).ok_or_else(|| DbError::Other(format!("no column `{column}` in the result")))
     }
 
-    pub fn int(&self, column: &str) -> i64 {
-        match self.value(column) {
-            Value::Integer(v) => *v,
-            Value::Real(v) => *v as i64,
-            _ => 0,
+    /// An INTEGER column.
+    pub fn int(&self, column: &str) -> Result<i64, DbError> {
+        self.opt_int(column)?.ok_or_else(|| mistyped(column, "an integer", &Value::Null))
+    }
+
+    /// An INTEGER column that may be NULL.
+    pub fn opt_int(&self, column: &str) -> Result<Option<i64>, DbError> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Integer(v) => Ok(Some(*v)),
+            other => Err(mistyped(column, "an integer", other)),
         }
     }
 
-    pub fn opt_int(&self, column: &str) -> Option<i64> {
-        match self.value(column) {
-            Value::Null => None,
-            _ => Some(self.int(column)),
+    /// An INTEGER column holding 0 or 1.
+    pub fn bool(&self, column: &str) -> Result<bool, DbError> {
+        Ok(self.int(column)? != 0)
+    }
+
+    /// A REAL column (an INTEGER is read as its value: SQLite stores whole REALs compactly).
+    pub fn real(&self, column: &str) -> Result<f64, DbError> {
+        match self.value(column)? {
+            Value::Real(v) => Ok(*v),
+            Value::Integer(v) => Ok(*v as f64),
+            other => Err(mistyped(column, "a real", other)),
         }
     }
 
-    pub fn bool(&self, column: &str) -> bool {
-        self.int(column) != 0
+    /// A TEXT column.
+    pub fn text(&self, column: &str) -> Result<String, DbError> {
+        self.opt_text(column)?.ok_or_else(|| mistyped(column, "text", &Value::Null))
     }
 
-    pub fn text(&self, column: &str) -> String {
-        self.opt_text(column).unwrap_or_default()
+    /// A TEXT column that may be NULL.
+    pub fn opt_text(&self, column: &str) -> Result<Option<String>, DbError> {
+        match self.value(column)? {
+            Value::Null => Ok(None),
+            Value::Text(v) => Ok(Some(v.clone())),
+            other => Err(mistyped(column, "text", other)),
+        }
     }
 
-    pub fn opt_text(&self, column: &str) -> Option<String> {
-        match self.value(column) {
-            Value::Text(v) => Some(v.clone()),
-            Value::Blob(v) => Some(String::from_utf8_lossy(v).into_owned()),
-            Value::Integer(v) => Some(v.to_string()),
-            Value::Real(v) => Some(v.to_string()),
-            Value::Null => None,
+    /// A BLOB column.
+    pub fn blob(&self, column: &str) -> Result<Vec<u8>, DbError> {
+        match self.value(column)? {
+            Value::Blob(v) => Ok(v.clone()),
+            other => Err(mistyped(column, "a blob", other)),
         }
     }
 
@@ -107,6 +135,17 @@ impl Row<'_> {
     pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
         self.columns.iter().zip(self.values).map(|(c, v)| (c.clone(), value_to_json(v))).collect()
     }
+}
+
+fn mistyped(column: &str, expected: &str, found: &Value) -> DbError {
+    let found = match found {
+        Value::Null => "NULL",
+        Value::Integer(_) => "an integer",
+        Value::Real(_) => "a real",
+        Value::Text(_) => "text",
+        Value::Blob(_) => "a blob",
+    };
+    DbError::Other(format!("column `{column}`: expected {expected}, found {found}"))
 }
 
 /// A value as JSON.
@@ -126,7 +165,13 @@ pub enum DbError {
     /// The component was not granted this database (Spin's `access-denied`) or it does not exist.
     #[error("database unavailable: {0}")]
     Unavailable(String),
-    /// A UNIQUE / foreign-key / CHECK constraint refused the write.
+    /// A UNIQUE or PRIMARY KEY constraint refused the write.
+    #[error("unique constraint violated: {0}")]
+    Unique(String),
+    /// A FOREIGN KEY constraint refused the write: a referenced row is missing (or still referenced).
+    #[error("foreign key constraint violated: {0}")]
+    ForeignKey(String),
+    /// Another constraint (CHECK, NOT NULL) refused the write.
     #[error("constraint violated: {0}")]
     Constraint(String),
     #[error("database error: {0}")]
@@ -137,14 +182,49 @@ impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {
             DbError::Unavailable(_) => ApiError::Unavailable("the database is unavailable".into()),
-            DbError::Constraint(cause) | DbError::Other(cause) => ApiError::Internal(cause),
+            DbError::Unique(cause)
+            | DbError::ForeignKey(cause)
+            | DbError::Constraint(cause)
+            | DbError::Other(cause) => ApiError::Internal(cause),
         }
     }
 }
 
-/// Classifies a SQLite error message from either implementation.
-pub(crate) fn classify(message: String) -> DbError {
-    if message.contains("constraint failed") { DbError::Constraint(message) } else { DbError::Other(message) }
+/// SQLite's extended result codes for the constraint violations that services tell apart.
+mod codes {
+    pub const CONSTRAINT: i32 = 19;
+    pub const CONSTRAINT_FOREIGNKEY: i32 = 787;
+    pub const CONSTRAINT_PRIMARYKEY: i32 = 1555;
+    pub const CONSTRAINT_UNIQUE: i32 = 2067;
+}
+
+impl DbError {
+    /// Classifies a failure by SQLite's extended result code (the native connection has it).
+    pub fn from_code(extended_code: i32, message: String) -> DbError {
+        match extended_code {
+            codes::CONSTRAINT_UNIQUE | codes::CONSTRAINT_PRIMARYKEY => DbError::Unique(message),
+            codes::CONSTRAINT_FOREIGNKEY => DbError::ForeignKey(message),
+            code if code & 0xff == codes::CONSTRAINT => DbError::Constraint(message),
+            _ => DbError::Other(message),
+        }
+    }
+
+    /// Classifies a failure known only by its message. Spin's sqlite interface reports every statement
+    /// error as text (`io(string)`), so in wasm SQLite's fixed message for each extended code is all there
+    /// is: "UNIQUE constraint failed: …" (also for a PRIMARY KEY), "FOREIGN KEY constraint failed", and
+    /// "<KIND> constraint failed" for the others.
+    pub fn from_message(message: String) -> DbError {
+        let code = if message.starts_with("UNIQUE constraint failed") {
+            codes::CONSTRAINT_UNIQUE
+        } else if message.starts_with("FOREIGN KEY constraint failed") {
+            codes::CONSTRAINT_FOREIGNKEY
+        } else if message.contains("constraint failed") {
+            codes::CONSTRAINT
+        } else {
+            0
+        };
+        DbError::from_code(code, message)
+    }
 }
 
 /// A connection to the shared database.
@@ -184,7 +264,10 @@ const CONNECTION_STATE: &str = "SELECT (SELECT timeout FROM pragma_busy_timeout)
 /// out ones already prepared: then this is a single read.
 pub fn prepare(db: &dyn Db) -> Result<(), DbError> {
     let state = db.execute(CONNECTION_STATE, &[])?;
-    let (prepared, version) = state.first().map_or((false, 0), |row| (row.bool("prepared"), row.int("version")));
+    let (prepared, version) = match state.first() {
+        Some(row) => (row.bool("prepared")?, row.int("version")?),
+        None => (false, 0),
+    };
     if !prepared {
         for pragma in CONNECTION_PRAGMAS {
             db.execute(pragma, &[])?;
@@ -224,7 +307,7 @@ mod spin_db {
         fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
             let params: Vec<sqlite::Value> = params.iter().map(to_spin).collect();
             let result = self.0.execute(sql, &params).map_err(|e| match e {
-                sqlite::Error::Io(message) => super::classify(message),
+                sqlite::Error::Io(message) => DbError::from_message(message),
                 other => DbError::Other(other.to_string()),
             })?;
             Ok(Rows {
@@ -289,7 +372,10 @@ mod native {
 
     impl Db for NativeDb {
         fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
-            let error = |e: rusqlite::Error| super::classify(e.to_string());
+            let error = |e: rusqlite::Error| match e.sqlite_error() {
+                Some(failure) => DbError::from_code(failure.extended_code, e.to_string()),
+                None => DbError::Other(e.to_string()),
+            };
             let mut statement = self.0.prepare_cached(sql).map_err(error)?;
             let columns: Vec<String> = statement.column_names().into_iter().map(String::from).collect();
             let params = rusqlite::params_from_iter(params.iter().map(to_sql));
@@ -365,6 +451,38 @@ mod tests {
         let again = Counting(&raw, RefCell::default());
         prepare(&again).unwrap();
         assert_eq!(*again.1.borrow(), [CONNECTION_STATE], "a prepared connection is only read");
+    }
+
+    #[test]
+    fn constraint_failures_are_told_apart_by_extended_code_natively_and_by_message_in_wasm() {
+        let db = NativeDb::memory().unwrap();
+        db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT UNIQUE CHECK (name <> ''))", &[]).unwrap();
+        db.execute("CREATE TABLE child (parent INTEGER NOT NULL REFERENCES parent(id))", &[]).unwrap();
+        db.execute("INSERT INTO parent VALUES (1, 'a')", &[]).unwrap();
+        let kind = |error: &DbError| match error {
+            DbError::Unavailable(_) => "unavailable",
+            DbError::Unique(_) => "unique",
+            DbError::ForeignKey(_) => "foreign key",
+            DbError::Constraint(_) => "constraint",
+            DbError::Other(_) => "other",
+        };
+        let cases = [
+            ("INSERT INTO parent VALUES (2, 'a')", "unique"),
+            ("INSERT INTO parent VALUES (1, 'b')", "unique"),
+            ("INSERT INTO child VALUES (9)", "foreign key"),
+            ("INSERT INTO parent VALUES (3, '')", "constraint"),
+            ("INSERT INTO nowhere VALUES (1)", "other"),
+        ];
+        for (sql, expected) in cases {
+            let native = db.execute(sql, &[]).unwrap_err();
+            assert_eq!(kind(&native), expected, "{sql}: {native:?}");
+            // What a Spin host sends the guest is the same error as text.
+            let (DbError::Unique(m) | DbError::ForeignKey(m) | DbError::Constraint(m) | DbError::Other(m)) = &native
+            else {
+                panic!("{native:?}")
+            };
+            assert_eq!(DbError::from_message(m.clone()), native, "{sql}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod http;
 pub mod logs;
 pub mod migrate;
 pub mod platform;
+pub mod policy;
 pub mod projects;
 pub mod query;
 pub mod ratelimit;

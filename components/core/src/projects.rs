@@ -9,7 +9,7 @@
 use crate::db::{self, Db};
 use crate::domain::accounts::Ref;
 use crate::domain::project::{
-    AccessRequest, Assignee, Grants, Project, ProjectInput, ProjectPatch, Visibility, WorkerAccess,
+    AccessRequest, Assignee, Grants, GroupGrant, Project, ProjectInput, ProjectPatch, UserGrant, WorkerAccess,
 };
 use crate::domain::roles;
 use crate::error::ApiError;
@@ -40,27 +40,6 @@ pub fn find_by_git_repo(db: &dyn Db, repo: &str) -> Result<Option<Project>, ApiE
 /// A project by id; 404 when there is none.
 pub fn get(db: &dyn Db, id: i64) -> Result<Project, ApiError> {
     resolve(db, &Ref::Id(id))
-}
-
-/// 404 (hidden) or 403 (private) unless the caller may read the project. `may_read`: admin, READ role, or a
-/// worker with an accepted grant; public projects are readable by anyone.
-pub fn require_read(project: &Project, may_read: bool) -> Result<(), ApiError> {
-    match project.visibility {
-        _ if may_read => Ok(()),
-        Visibility::Public => Ok(()),
-        Visibility::Private => Err(ApiError::Forbidden(format!("project {} is private", project.id))),
-        Visibility::Hidden => Err(not_found(project.id)),
-    }
-}
-
-/// 403 unless `role` holds every bit of `needed` — except that a caller who cannot even read a hidden
-/// project gets 404, so hidden projects never reveal that they exist.
-pub fn authorize(project: &Project, role: i64, needed: i64) -> Result<(), ApiError> {
-    if roles::has(role, needed) {
-        return Ok(());
-    }
-    require_read(project, roles::has(role, roles::READ))?;
-    Err(ApiError::Forbidden("insufficient project role".into()))
 }
 
 /// Validates the chain of a project being created (`project` None) or updated.
@@ -134,11 +113,31 @@ fn check_role(role: i64) -> Result<(), ApiError> {
 
 fn missing_subject(error: crate::db::DbError, what: &str) -> ApiError {
     match error {
-        crate::db::DbError::Constraint(message) if message.contains("FOREIGN KEY") => {
-            ApiError::NotFound(format!("{what} not found"))
-        }
+        crate::db::DbError::ForeignKey(_) => ApiError::NotFound(format!("{what} not found")),
         other => other.into(),
     }
+}
+
+/// A user named in a request (id or name); 404 when there is none.
+pub fn grantee_user(db: &dyn Db, user: &Ref) -> Result<i64, ApiError> {
+    let found = crate::store::users::find(db, user)?;
+    found.map(|user| user.id).ok_or_else(|| ApiError::NotFound(format!("user `{user}` not found")))
+}
+
+/// A group named in a request (id or name); 404 when there is none.
+pub fn grantee_group(db: &dyn Db, group: &Ref) -> Result<i64, ApiError> {
+    let found = crate::store::groups::find(db, group)?;
+    found.map(|group| group.id).ok_or_else(|| ApiError::NotFound(format!("group `{group}` not found")))
+}
+
+/// A user's grant on the project, if it has one.
+pub fn user_grant(db: &dyn Db, project: i64, user: i64) -> Result<Option<UserGrant>, ApiError> {
+    Ok(grants(db, project)?.users.into_iter().find(|grant| grant.user == user))
+}
+
+/// A group's grant on the project, if it has one.
+pub fn group_grant(db: &dyn Db, project: i64, group: i64) -> Result<Option<GroupGrant>, ApiError> {
+    Ok(grants(db, project)?.groups.into_iter().find(|grant| grant.group == group))
 }
 
 /// Sets a user's role on a project; role 0 (`none`) removes the grant.
@@ -215,7 +214,18 @@ pub fn request_access(
 ) -> Result<WorkerAccess, ApiError> {
     request.validate()?;
     get(db, project)?;
-    store::request_access(db, project, worker, request.assign, request.submit, now)
+    crate::db::transaction(db, || match store::access(db, project, worker)? {
+        Some(granted) if granted.accepted() => {
+            if (!request.assign || granted.assign) && (!request.submit || granted.submit) {
+                return Ok(granted);
+            }
+            Err(ApiError::conflict(
+                "already_granted",
+                "this worker's access was already accepted; a manager must reject it before it can ask for more",
+            ))
+        }
+        _ => Ok(store::upsert_request(db, project, worker, request.assign, request.submit, now)?),
+    })
 }
 
 /// Every request and grant of the project, pending first.
@@ -234,7 +244,13 @@ fn no_request(project: i64, worker: i64) -> ApiError {
 
 /// Accepts a pending request: 404 without one, 409 `already_accepted`.
 pub fn accept_request(db: &dyn Db, project: i64, worker: i64, now: i64) -> Result<WorkerAccess, ApiError> {
-    store::accept(db, project, worker, now)?.ok_or_else(|| no_request(project, worker))
+    if let Some(accepted) = store::accept(db, project, worker, now)? {
+        return Ok(accepted);
+    }
+    match store::access(db, project, worker)? {
+        Some(_) => Err(ApiError::conflict("already_accepted", "this worker's request was already accepted")),
+        None => Err(no_request(project, worker)),
+    }
 }
 
 /// Rejects a pending request or revokes accepted access: 404 when there is none.

@@ -5,6 +5,7 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::http::{BODY_LIMIT, Request, Response};
 use crate::platform::{Kv, Platform};
+use crate::query::{Listing, Resource, Scope};
 use std::cell::OnceCell;
 
 /// What a handler gets: the request, its path parameters and the platform's services.
@@ -33,6 +34,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// The database, opened on first use for this request.
+    /// The collection query this request's query string asks of `resource`, run in `scope`.
+    pub fn listing(&self, resource: &Resource, scope: &Scope) -> Result<Listing, ApiError> {
+        Listing::run(self.db()?, resource, scope, &self.request.query_pairs())
+    }
+
     pub fn db(&self) -> Result<&dyn Db, ApiError> {
         if let Some(db) = self.db.get() {
             return Ok(db.as_ref());

@@ -3,7 +3,7 @@
 //! release, cancel/retry/set_priority. Handlers authenticate and authorise, then call these.
 //! State machine, ordering and every decision: `docs/tasks.md`.
 
-use crate::db::Db;
+use crate::db::{Db, DbError};
 use crate::domain::project::Project;
 use crate::domain::roles;
 use crate::domain::task::{
@@ -16,7 +16,7 @@ use crate::projects::{action_params, to_json};
 use crate::query::Scope;
 use crate::ratelimit::{self, Limit};
 use crate::store::projects as project_store;
-use crate::store::tasks as store;
+use crate::store::tasks::{self as store, Refusal};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -24,6 +24,30 @@ pub use crate::store::tasks::{RESOURCE, scope_of_projects};
 
 fn not_found(id: i64) -> ApiError {
     ApiError::NotFound(format!("task {id} not found"))
+}
+
+/// The answer when a guarded `action` on task `id` (by `worker`, when a worker made it) did not apply: 404
+/// when the task does not exist, 409 `not_assignee` when another worker (or none) holds it, else 409
+/// `invalid_transition` naming its status.
+fn refused(db: &dyn Db, id: i64, worker: Option<i64>, action: &str) -> ApiError {
+    match store::refusal(db, id, worker) {
+        Err(error) => error.into(),
+        Ok(Refusal::Missing) => not_found(id),
+        Ok(Refusal::NotAssignee) => {
+            ApiError::conflict("not_assignee", format!("task {id} is not assigned to this worker"))
+        }
+        Ok(Refusal::InStatus(status)) => {
+            ApiError::conflict("invalid_transition", format!("cannot {action} task {id}: it is {}", status.as_str()))
+        }
+    }
+}
+
+/// A submit whose project was deleted under it (the insert's foreign key).
+fn project_gone(project: i64, error: DbError) -> ApiError {
+    match error {
+        DbError::ForeignKey(_) => ApiError::NotFound(format!("project {project} not found")),
+        other => other.into(),
+    }
 }
 
 /// A task by id; 404 when there is none.
@@ -42,6 +66,8 @@ pub fn submit(db: &dyn Db, kv: &dyn Kv, project: &Project, spec: &TaskSpec, now:
     let task = spec.validate()?;
     ratelimit::admit(kv, Limit::Submit, project.id, project.submit_rate, 1, now)?;
     store::insert(db, project.id, &task, now)
+        .map_err(|error| project_gone(project.id, error))?
+        .ok_or_else(|| task::duplicate(task.hash64))
 }
 
 /// Submits up to 10,000 tasks in one transaction: every item is validated first and one invalid item
@@ -56,7 +82,7 @@ pub fn bulk_submit(
 ) -> Result<BulkResult, ApiError> {
     let tasks = task::validate_bulk(specs)?;
     ratelimit::admit(kv, Limit::Submit, project.id, project.submit_rate, tasks.len() as u64, now)?;
-    store::insert_bulk(db, project.id, &tasks, now)
+    store::insert_bulk(db, project.id, &tasks, now).map_err(|error| project_gone(project.id, error))
 }
 
 /// Where a claim may take a task from.
@@ -118,7 +144,8 @@ pub fn heartbeat(
         task::progress(progress)?;
     }
     let extend = request.extend.map(|e| e.seconds()).transpose()?.flatten();
-    let (lease_expires_at, abort) = store::heartbeat(db, worker, id, request.progress, extend, now)?;
+    let (lease_expires_at, abort) = store::heartbeat(db, worker, id, request.progress, extend, now)?
+        .ok_or_else(|| refused(db, id, Some(worker), "heartbeat"))?;
     Ok(Heartbeat { lease_expires_at, abort })
 }
 
@@ -132,23 +159,24 @@ pub fn release(db: &dyn Db, worker: i64, id: i64, request: &ReleaseRequest, now:
     {
         return Err(ApiError::invalid_field("output", format!("must be at most {MAX_RECIPE_BYTES} bytes")));
     }
-    store::release(db, worker, id, result, request.verification.unwrap_or(0), request.output.as_deref(), now)
+    store::release(db, worker, id, result, request.verification.unwrap_or(0), request.output.as_deref(), now)?
+        .ok_or_else(|| refused(db, id, Some(worker), "release"))
 }
 
 /// new/assigned/failed → cancelled (409 otherwise).
 pub fn cancel(db: &dyn Db, id: i64, now: i64) -> Result<Task, ApiError> {
-    store::cancel(db, id, now)
+    store::cancel(db, id, now)?.ok_or_else(|| refused(db, id, None, "cancel"))
 }
 
 /// failed → new with retries 0 (409 otherwise).
 pub fn retry(db: &dyn Db, id: i64, now: i64) -> Result<Task, ApiError> {
-    store::retry(db, id, now)
+    store::retry(db, id, now)?.ok_or_else(|| refused(db, id, None, "retry"))
 }
 
 /// Sets the priority (a 32-bit integer) of an open task (409 when closed or cancelled).
 pub fn set_priority(db: &dyn Db, id: i64, priority: i64, now: i64) -> Result<Task, ApiError> {
     task::within_i32(priority).map_err(|message| ApiError::invalid_field("priority", message))?;
-    store::set_priority(db, id, priority, now)
+    store::set_priority(db, id, priority, now)?.ok_or_else(|| refused(db, id, None, "set the priority of"))
 }
 
 #[derive(Deserialize)]

@@ -10,10 +10,9 @@ use conveyor_core::control;
 use conveyor_core::db::Db;
 use conveyor_core::domain::accounts::Ref;
 use conveyor_core::domain::project::{AccessRequest, Project, ProjectInput, ProjectPatch};
-use conveyor_core::domain::roles;
+use conveyor_core::domain::roles::{self, GrantRequest};
+use conveyor_core::policy;
 use conveyor_core::projects::{self, Action, SecretKind};
-use conveyor_core::query;
-use conveyor_core::store::{groups, users};
 use conveyor_core::{ApiError, Ctx, Response, Router, route};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
@@ -24,9 +23,8 @@ use spin_sdk::http_component;
 /// The projects the caller may read (hidden/private ones only with READ or an accepted worker grant).
 fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
-    let query = query::parse(&projects::RESOURCE, &ctx.request.query_pairs(), &[])?;
-    let page = query::run(ctx.db()?, &projects::RESOURCE, &caller::read_scope(&caller), &query)?;
-    Ok(Response::ok(&query::page_json(&page, &query, &ctx.request)))
+    let listing = ctx.listing(&projects::RESOURCE, &policy::read_scope(&caller))?;
+    Ok(Response::ok(&listing.to_json(&ctx.request)))
 }
 
 /// Signed-in users (the creator gets `admin` on it) and the built-in administrator.
@@ -40,21 +38,21 @@ fn create(ctx: &Ctx) -> Result<Response, ApiError> {
 
 fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
-    Ok(Response::ok(&caller::readable_project(ctx.db()?, &caller, &project_ref(ctx))?))
+    Ok(Response::ok(&policy::readable_project(ctx.db()?, &caller, &project_ref(ctx))?))
 }
 
 /// EDIT; changing `visibility` also needs MANAGE_ACCESS (it decides who can see the project).
 fn update(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = load(ctx)?;
     let patch: ProjectPatch = ctx.json()?;
-    caller::may_edit(db, &caller, &project, patch.visibility)?;
+    policy::may_edit(db, &caller, &project, patch.visibility)?;
     Ok(Response::ok(&projects::update(db, project.id, &patch, clock::now())?))
 }
 
 /// Every role bit (`admin`) on the project.
 fn delete(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = load(ctx)?;
-    caller::authorize(db, &caller, &project, roles::ALL)?;
+    policy::authorize(db, &caller, &project, roles::ALL)?;
     projects::delete(db, project.id)?;
     Ok(Response::no_content())
 }
@@ -65,9 +63,9 @@ fn control(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     Ok(control::dispatch(ctx, |method, params| {
         let db = ctx.db()?;
-        let project = caller::readable_project(db, &caller, &project_ref(ctx))?;
+        let project = policy::readable_project(db, &caller, &project_ref(ctx))?;
         let action = Action::parse(method, params)?.ok_or_else(|| control::unknown_method(method))?;
-        caller::authorize(db, &caller, &project, action.required_role())?;
+        policy::authorize(db, &caller, &project, action.required_role())?;
         action.run(db, project.id, clock::now())
     }))
 }
@@ -75,7 +73,7 @@ fn control(ctx: &Ctx) -> Result<Response, ApiError> {
 fn assignees(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let db = ctx.db()?;
-    let project = caller::readable_project(db, &caller, &project_ref(ctx))?;
+    let project = policy::readable_project(db, &caller, &project_ref(ctx))?;
     Ok(Response::ok(&projects::assignees(db, project.id)?))
 }
 
@@ -91,7 +89,7 @@ struct SecretBody {
 /// SECRET role, or a worker with an accepted grant (a pending request reads nothing).
 fn get_secret(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = load(ctx)?;
-    caller::may_read_secret(db, &caller, &project)?;
+    policy::may_read_secret(db, &caller, &project)?;
     let secret = projects::secret(db, project.id, SecretKind::Secret)?;
     Ok(Response::ok(&json!({"project": project.id, "secret": secret})))
 }
@@ -99,7 +97,7 @@ fn get_secret(ctx: &Ctx) -> Result<Response, ApiError> {
 /// SECRET role (people only); `{"secret": null}` clears it.
 fn put_secret(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = load(ctx)?;
-    caller::authorize(db, &caller, &project, roles::SECRET)?;
+    policy::authorize(db, &caller, &project, roles::SECRET)?;
     let body: SecretBody = ctx.json()?;
     let secret = projects::set_secret(db, project.id, SecretKind::Secret, &body.secret, clock::now())?;
     Ok(Response::ok(&json!({"project": project.id, "secret": secret})))
@@ -107,32 +105,10 @@ fn put_secret(ctx: &Ctx) -> Result<Response, ApiError> {
 
 // ----- /projects/{p}/grants -----
 
-/// `PUT .../grants/users/{u}` and `.../grants/groups/{g}`: exactly one of `role` (bitmask 0–31) or `perm`
-/// (`none|read|write|admin`, RhodeCode's `project.` prefix allowed). Role 0 / `none` removes the grant.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GrantBody {
-    #[serde(default)]
-    role: Option<i64>,
-    #[serde(default)]
-    perm: Option<String>,
-}
-
-impl GrantBody {
-    fn role(&self) -> Result<i64, ApiError> {
-        match (&self.role, &self.perm) {
-            (Some(role), None) => Ok(*role),
-            (None, Some(perm)) => roles::preset(perm.strip_prefix("project.").unwrap_or(perm))
-                .ok_or_else(|| ApiError::invalid_field("perm", "must be one of none, read, write, admin")),
-            _ => Err(ApiError::invalid_field("role", "give exactly one of `role` (0-31) or `perm`")),
-        }
-    }
-}
-
 /// Every grant route needs MANAGE_ACCESS.
 fn manage<'a>(ctx: &'a Ctx) -> Result<(&'a dyn Db, Project), ApiError> {
     let (caller, db, project) = load(ctx)?;
-    caller::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
+    policy::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
     Ok((db, project))
 }
 
@@ -142,23 +118,19 @@ fn list_grants(ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 fn user_id(db: &dyn Db, ctx: &Ctx) -> Result<i64, ApiError> {
-    let user = users::find(db, &Ref::parse(ctx.param("user")))?;
-    user.map(|user| user.id).ok_or_else(|| ApiError::NotFound(format!("user `{}` not found", ctx.param("user"))))
+    projects::grantee_user(db, &Ref::parse(ctx.param("user")))
 }
 
 fn group_id(db: &dyn Db, ctx: &Ctx) -> Result<i64, ApiError> {
-    let group = groups::find(db, &Ref::parse(ctx.param("group")))?;
-    group.map(|group| group.id).ok_or_else(|| ApiError::NotFound(format!("group `{}` not found", ctx.param("group"))))
+    projects::grantee_group(db, &Ref::parse(ctx.param("group")))
 }
 
 fn user_grant_json(db: &dyn Db, project: i64, user: i64) -> Result<Option<Json>, ApiError> {
-    let grants = projects::grants(db, project)?;
-    Ok(grants.users.into_iter().find(|grant| grant.user == user).map(|grant| json!(grant)))
+    Ok(projects::user_grant(db, project, user)?.map(|grant| json!(grant)))
 }
 
 fn group_grant_json(db: &dyn Db, project: i64, group: i64) -> Result<Option<Json>, ApiError> {
-    let grants = projects::grants(db, project)?;
-    Ok(grants.groups.into_iter().find(|grant| grant.group == group).map(|grant| json!(grant)))
+    Ok(projects::group_grant(db, project, group)?.map(|grant| json!(grant)))
 }
 
 fn no_grant(what: &str) -> ApiError {
@@ -175,7 +147,7 @@ fn get_user_grant(ctx: &Ctx) -> Result<Response, ApiError> {
 fn put_user_grant(ctx: &Ctx) -> Result<Response, ApiError> {
     let (db, project) = manage(ctx)?;
     let user = user_id(db, ctx)?;
-    let role = ctx.json::<GrantBody>()?.role()?;
+    let role = ctx.json::<GrantRequest>()?.role()?;
     projects::set_user_grant(db, project.id, user, role)?;
     let fallback = || json!({"user": user, "role": 0, "preset": "none"});
     Ok(Response::ok(&user_grant_json(db, project.id, user)?.unwrap_or_else(fallback)))
@@ -196,7 +168,7 @@ fn get_group_grant(ctx: &Ctx) -> Result<Response, ApiError> {
 fn put_group_grant(ctx: &Ctx) -> Result<Response, ApiError> {
     let (db, project) = manage(ctx)?;
     let group = group_id(db, ctx)?;
-    let role = ctx.json::<GrantBody>()?.role()?;
+    let role = ctx.json::<GrantRequest>()?.role()?;
     projects::set_group_grant(db, project.id, group, role)?;
     let fallback = || json!({"group": group, "role": 0, "preset": "none"});
     Ok(Response::ok(&group_grant_json(db, project.id, group)?.unwrap_or_else(fallback)))

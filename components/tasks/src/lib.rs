@@ -9,8 +9,7 @@ use conveyor_core::domain::task::{
     BulkSubmitRequest, ClaimRequest, HeartbeatRequest, ReleaseRequest, SubmitRequest, Task,
 };
 use conveyor_core::http::BULK_BODY_LIMIT;
-use conveyor_core::query;
-use conveyor_core::store::projects as project_store;
+use conveyor_core::policy;
 use conveyor_core::tasks::{self, ClaimTarget};
 use conveyor_core::{ApiError, Ctx, Response, Router, clock, control, projects, route};
 use serde_json::json;
@@ -31,7 +30,7 @@ fn submit(ctx: &Ctx) -> Result<Response, ApiError> {
     let request: SubmitRequest = ctx.json()?;
     let db = ctx.db()?;
     let project = projects::resolve(db, &request.project.to_ref())?;
-    caller::may_submit(db, &caller, &project)?;
+    policy::may_submit(db, &caller, &project)?;
     let task = tasks::submit(db, ctx.kv()?.as_ref(), &project, &request.spec(), clock::now())?;
     Ok(Response::created(&task))
 }
@@ -41,7 +40,7 @@ fn bulk_submit(ctx: &Ctx) -> Result<Response, ApiError> {
     let request: BulkSubmitRequest = ctx.json()?;
     let db = ctx.db()?;
     let project = projects::resolve(db, &request.project.to_ref())?;
-    caller::may_submit(db, &caller, &project)?;
+    policy::may_submit(db, &caller, &project)?;
     let result = tasks::bulk_submit(db, ctx.kv()?.as_ref(), &project, &request.tasks, clock::now())?;
     Ok(Response::created(&result))
 }
@@ -61,12 +60,12 @@ fn claim(ctx: &Ctx) -> Result<Response, ApiError> {
     let project = match &request.project {
         Some(reference) => {
             let project = projects::resolve(db, &reference.to_ref())?;
-            caller::may_claim_from(db, worker, &project)?;
+            policy::may_claim_from(db, worker, &project)?;
             Some(project)
         }
         None => None,
     };
-    let scope = project_store::claim_scope_worker(worker.id);
+    let scope = policy::claim_scope(worker);
     let target = match &project {
         Some(project) => ClaimTarget::Project(project),
         None => ClaimTarget::Any(&scope),
@@ -92,7 +91,7 @@ fn heartbeat(ctx: &Ctx) -> Result<Response, ApiError> {
     let request: HeartbeatRequest = optional_json(ctx)?;
     let db = ctx.db()?;
     let beat = tasks::heartbeat(db, worker.id, id, &request, clock::now())
-        .map_err(|error| caller::hide_task_refusal(db, &caller, id, error))?;
+        .map_err(|error| policy::hide_task_refusal(db, &caller, id, error))?;
     Ok(Response::ok(&beat))
 }
 
@@ -103,7 +102,7 @@ fn release(ctx: &Ctx) -> Result<Response, ApiError> {
     let request: ReleaseRequest = ctx.json()?;
     let db = ctx.db()?;
     match tasks::release(db, worker.id, id, &request, clock::now())
-        .map_err(|e| caller::hide_task_refusal(db, &caller, id, e))
+        .map_err(|e| policy::hide_task_refusal(db, &caller, id, e))
     {
         Ok(released) => Ok(Response::ok(&released)),
         // SPEC §4: a refused release says `"updated": false` (with the error's detail and code).
@@ -119,10 +118,9 @@ fn release(ctx: &Ctx) -> Result<Response, ApiError> {
 
 fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
-    let projects = caller::read_scope(&caller);
-    let query = query::parse(&tasks::RESOURCE, &ctx.request.query_pairs(), &[])?;
-    let page = query::run(ctx.db()?, &tasks::RESOURCE, &tasks::scope_of_projects(&projects), &query)?;
-    Ok(Response::ok(&query::page_json(&page, &query, &ctx.request)))
+    let projects = policy::read_scope(&caller);
+    let listing = ctx.listing(&tasks::RESOURCE, &tasks::scope_of_projects(&projects))?;
+    Ok(Response::ok(&listing.to_json(&ctx.request)))
 }
 
 fn get(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -164,7 +162,7 @@ fn readable_task(ctx: &Ctx, caller: &Caller) -> Result<Task, ApiError> {
     let db = ctx.db()?;
     let task = tasks::get(db, task_id(ctx)?)?;
     let project = projects::get(db, task.project)?;
-    caller::require_read(db, caller, &project).map_err(|error| match error {
+    policy::require_read(db, caller, &project).map_err(|error| match error {
         ApiError::NotFound(_) => ApiError::NotFound(format!("task {} not found", task.id)),
         other => other,
     })?;
@@ -181,7 +179,7 @@ fn control(ctx: &Ctx) -> Result<Response, ApiError> {
         let db = ctx.db()?;
         let task = tasks::get(db, task_id(ctx)?)?;
         let project = projects::get(db, task.project)?;
-        caller::authorize(db, &caller, &project, action.required_role()).map_err(|error| match error {
+        policy::authorize(db, &caller, &project, action.required_role()).map_err(|error| match error {
             ApiError::NotFound(_) => ApiError::NotFound(format!("task {} not found", task.id)),
             other => other,
         })?;

@@ -14,8 +14,9 @@ use conveyor_core::domain::project::{AccessRequest, Project};
 use conveyor_core::domain::roles;
 use conveyor_core::domain::worker::{LogLevel, WorkerInput, WorkerPatch};
 use conveyor_core::http::BULK_BODY_LIMIT;
+use conveyor_core::policy;
 use conveyor_core::projects::{self, SecretKind};
-use conveyor_core::query::{self, Scope};
+use conveyor_core::query::{self, Listing, Scope};
 use conveyor_core::tasks::{self, ClaimTarget};
 use conveyor_core::{ApiError, Ctx, Response, Router, clock, logs, route, workers};
 use serde_json::{Value as Json, json};
@@ -55,8 +56,7 @@ fn all_rows(
         let mut pairs = filters.to_vec();
         pairs.push(("limit".into(), PAGE.to_string()));
         pairs.push(("offset".into(), rows.len().to_string()));
-        let query = query::parse(resource, &pairs, &[])?;
-        let page = query::run(db, resource, scope, &query)?;
+        let page = Listing::run(db, resource, scope, &pairs)?.page;
         let done = page.results.len() < PAGE as usize;
         rows.extend(page.results);
         if done {
@@ -81,7 +81,7 @@ fn index(_ctx: &Ctx) -> Result<Response, ApiError> {
 /// before a worker exists: only a person's credentials count.
 fn worker_create(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate_person(ctx)?;
-    caller::may_register_worker(ctx, &caller)?;
+    policy::may_register_worker(ctx, &caller)?;
     let request: wire::WorkerBody = body(ctx)?;
     let input = WorkerInput { alias: request.alias_or_default(), ..WorkerInput::default() };
     let created = workers::register(ctx.db()?, &input, clock::now())?;
@@ -100,7 +100,7 @@ fn worker_update(ctx: &Ctx) -> Result<Response, ApiError> {
 fn worker_get(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let id = id_param(ctx, "id", "worker")?;
-    caller::may_read_worker(&caller, id)?;
+    policy::may_read_worker(&caller, id)?;
     Ok(wire::ok(json!({"worker": wire::worker(&workers::get(ctx.db()?, id)?, None)})))
 }
 
@@ -114,10 +114,7 @@ fn worker_set_paused(ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 fn worker_stats(ctx: &Ctx) -> Result<Response, ApiError> {
-    let caller = caller::authenticate(ctx)?;
-    if caller.is_anonymous() {
-        return Err(ApiError::Unauthorized("authentication required".into()));
-    }
+    policy::may_read_worker_stats(&caller::authenticate(ctx)?)?;
     Ok(wire::ok(wire::worker_stats(&workers::stats(ctx.db()?)?)))
 }
 
@@ -128,7 +125,7 @@ fn task_submit(ctx: &Ctx) -> Result<Response, ApiError> {
     let request: wire::SubmitBody = body(ctx)?;
     let db = ctx.db()?;
     let project = projects::get(db, request.project)?;
-    caller::may_submit(db, &caller, &project)?;
+    policy::may_submit(db, &caller, &project)?;
     tasks::submit(db, ctx.kv()?.as_ref(), &project, &request.spec(), clock::now())?;
     Ok(wire::ok_empty())
 }
@@ -139,7 +136,7 @@ fn task_bulk_submit(ctx: &Ctx) -> Result<Response, ApiError> {
     let (project, specs) = request.project_and_specs()?;
     let db = ctx.db()?;
     let project = projects::get(db, project)?;
-    caller::may_submit(db, &caller, &project)?;
+    policy::may_submit(db, &caller, &project)?;
     tasks::bulk_submit(db, ctx.kv()?.as_ref(), &project, &specs, clock::now())?;
     Ok(wire::ok_empty())
 }
@@ -150,7 +147,7 @@ fn task_get(ctx: &Ctx) -> Result<Response, ApiError> {
     let worker = caller::require_worker(&caller)?;
     let db = ctx.db()?;
     let project = projects::get(db, id_param(ctx, "project", "project")?)?;
-    caller::may_claim_from(db, worker, &project)?;
+    policy::may_claim_from(db, worker, &project)?;
     match tasks::claim(db, ctx.kv()?.as_ref(), worker.id, ClaimTarget::Project(&project), clock::now())? {
         Some(task) => Ok(wire::ok(json!({"task": wire::task(&task, &projects::get(db, task.project)?)}))),
         None => Ok(wire::envelope(200, false, wire::NO_TASK, Json::Null)),
@@ -163,7 +160,7 @@ fn task_release(ctx: &Ctx) -> Result<Response, ApiError> {
     let request: wire::ReleaseBody = body(ctx)?;
     let db = ctx.db()?;
     match tasks::release(db, worker.id, request.task_id, &request.request(), clock::now())
-        .map_err(|error| caller::hide_task_refusal(db, &caller, request.task_id, error))
+        .map_err(|error| policy::hide_task_refusal(db, &caller, request.task_id, error))
     {
         Ok(released) => Ok(wire::release_answer(request.result, &released)),
         Err(error @ ApiError::Conflict { .. }) => Ok(wire::release_refused(&error)),
@@ -196,7 +193,7 @@ fn logs_list(ctx: &Ctx) -> Result<Response, ApiError> {
             .ok_or_else(|| ApiError::invalid_field("level", "must be a log level number from 0 to 6"))?;
         filters.push(("level".into(), level.as_str().into()));
     }
-    let rows = all_rows(ctx.db()?, &logs::RESOURCE, &caller::logs_scope(&caller), &filters)?;
+    let rows = all_rows(ctx.db()?, &logs::RESOURCE, &policy::logs_scope(&caller), &filters)?;
     Ok(wire::ok(json!({"logs": rows.iter().map(wire::log_row).collect::<Vec<_>>()})))
 }
 
@@ -205,14 +202,14 @@ fn logs_list(ctx: &Ctx) -> Result<Response, ApiError> {
 fn project_get(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let db = ctx.db()?;
-    let project = caller::readable_project(db, &caller, &Ref::Id(id_param(ctx, "id", "project")?))?;
+    let project = policy::readable_project(db, &caller, &Ref::Id(id_param(ctx, "id", "project")?))?;
     Ok(wire::ok(json!({"project": wire::project(&project)})))
 }
 
 fn project_list(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let db = ctx.db()?;
-    let rows = all_rows(db, &projects::RESOURCE, &caller::read_scope(&caller), &[])?;
+    let rows = all_rows(db, &projects::RESOURCE, &policy::read_scope(&caller), &[])?;
     let mut list = Vec::with_capacity(rows.len());
     for row in rows {
         if let Some(id) = row.get("id").and_then(Json::as_i64) {
@@ -235,14 +232,14 @@ fn project_request_access(ctx: &Ctx) -> Result<Response, ApiError> {
 
 fn project_secret_get(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
-    caller::may_read_secret(db, &caller, &project)?;
+    policy::may_read_secret(db, &caller, &project)?;
     let secret = projects::secret(db, project.id, SecretKind::Secret)?;
     Ok(wire::ok(json!({"secret": wire::secret_text(&secret)})))
 }
 
 fn project_secret_set(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
-    caller::authorize(db, &caller, &project, roles::SECRET)?;
+    policy::authorize(db, &caller, &project, roles::SECRET)?;
     let request: wire::SecretBody = body(ctx)?;
     projects::set_secret(db, project.id, SecretKind::Secret, &Json::String(request.secret), clock::now())?;
     Ok(wire::ok_empty())
@@ -250,14 +247,14 @@ fn project_secret_set(ctx: &Ctx) -> Result<Response, ApiError> {
 
 fn webhook_secret_get(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
-    caller::authorize(db, &caller, &project, roles::SECRET)?;
+    policy::authorize(db, &caller, &project, roles::SECRET)?;
     let secret = projects::secret(db, project.id, SecretKind::Webhook)?;
     Ok(wire::ok(json!({"webhook_secret": wire::secret_text(&secret)})))
 }
 
 fn webhook_secret_set(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
-    caller::authorize(db, &caller, &project, roles::SECRET)?;
+    policy::authorize(db, &caller, &project, roles::SECRET)?;
     let request: wire::WebhookSecretBody = body(ctx)?;
     let value = Json::String(request.webhook_secret);
     projects::set_secret(db, project.id, SecretKind::Webhook, &value, clock::now())?;
@@ -279,7 +276,7 @@ fn project_update(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
     let request: wire::ProjectBody = body(ctx)?;
     let patch = request.patch()?;
-    caller::may_edit(db, &caller, &project, patch.visibility)?;
+    policy::may_edit(db, &caller, &project, patch.visibility)?;
     projects::update(db, project.id, &patch, clock::now())?;
     Ok(wire::ok_empty())
 }
@@ -287,7 +284,7 @@ fn project_update(ctx: &Ctx) -> Result<Response, ApiError> {
 /// Conveyor keeps no monitoring history: both monitoring routes answer one snapshot taken now (READ).
 fn project_monitoring(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
-    caller::require_read(db, &caller, &project)?;
+    policy::require_read(db, &caller, &project)?;
     let assigned = projects::assignees(db, project.id)?;
     let snapshot = json!({
         "new_task_count": project.new + project.assigned,
@@ -304,33 +301,33 @@ fn project_monitoring(ctx: &Ctx) -> Result<Response, ApiError> {
 
 fn project_assignees(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
-    caller::require_read(db, &caller, &project)?;
+    policy::require_read(db, &caller, &project)?;
     Ok(wire::ok(wire::assignees(&projects::assignees(db, project.id)?)))
 }
 
 fn project_access_list(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
-    caller::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
+    policy::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
     Ok(wire::ok(wire::access_list(&projects::access_requests(db, project.id)?)))
 }
 
 fn project_accept_request(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
-    caller::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
+    policy::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
     projects::accept_request(db, project.id, id_param(ctx, "wid", "worker")?, clock::now())?;
     Ok(wire::ok_empty())
 }
 
 fn project_reject_request(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
-    caller::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
+    policy::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
     projects::reject_request(db, project.id, id_param(ctx, "wid", "worker")?)?;
     Ok(wire::ok_empty())
 }
 
 fn maintenance(ctx: &Ctx, run: fn(&dyn Db, i64, i64) -> Result<i64, ApiError>) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
-    caller::authorize(db, &caller, &project, roles::MAINTENANCE)?;
+    policy::authorize(db, &caller, &project, roles::MAINTENANCE)?;
     Ok(wire::ok(json!({"affected_tasks": run(db, project.id, clock::now())?})))
 }
 
@@ -445,7 +442,7 @@ fn manager_list(ctx: &Ctx) -> Result<Response, ApiError> {
 /// The users with a grant on the project and their role (MANAGE_ACCESS).
 fn manager_list_for_project(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
-    caller::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
+    policy::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
     let grants = projects::grants(db, project.id)?;
     let managers: Vec<Json> = grants
         .users
@@ -478,7 +475,7 @@ fn manager_demote(ctx: &Ctx) -> Result<Response, ApiError> {
 /// `{manager, role}` (MANAGE_ACCESS); role 0 removes the grant.
 fn manager_set_role(ctx: &Ctx) -> Result<Response, ApiError> {
     let (caller, db, project) = path_project(ctx)?;
-    caller::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
+    policy::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
     let request: wire::RoleBody = body(ctx)?;
     projects::set_user_grant(db, project.id, request.manager, request.role)?;
     Ok(wire::ok_empty())

@@ -6,14 +6,13 @@
 #![allow(unsafe_code, reason = "`#[http_component]` expands to the wasm export glue")]
 
 use conveyor_core::auth;
-use conveyor_core::caller::{self, Caller};
+use conveyor_core::caller;
 use conveyor_core::clock;
 use conveyor_core::control;
-use conveyor_core::domain::project::Visibility;
 use conveyor_core::domain::worker::{LogInput, WorkerInput, WorkerPatch};
 use conveyor_core::logs;
-use conveyor_core::projects;
-use conveyor_core::query::{self, Scope};
+use conveyor_core::policy;
+use conveyor_core::query::Scope;
 use conveyor_core::workers::{self, Action};
 use conveyor_core::{ApiError, Ctx, Response, Router, route};
 use spin_sdk::http_component;
@@ -23,7 +22,7 @@ use spin_sdk::http_component;
 /// Open registration unless the variable `open_worker_registration` is `false`; then an administrator.
 fn register(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
-    caller::may_register_worker(ctx, &caller)?;
+    policy::may_register_worker(ctx, &caller)?;
     let input: WorkerInput = ctx.json()?;
     Ok(Response::created(&workers::register(ctx.db()?, &input, clock::now())?))
 }
@@ -32,18 +31,14 @@ fn register(ctx: &Ctx) -> Result<Response, ApiError> {
 fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     caller::require_person(&caller)?;
-    let query = query::parse(&workers::RESOURCE, &ctx.request.query_pairs(), &[])?;
-    let mut page = query::run(ctx.db()?, &workers::RESOURCE, &Scope::default(), &query)?;
-    workers::decode_json_fields(&mut page, &["tags", "meta"]);
-    Ok(Response::ok(&query::page_json(&page, &query, &ctx.request)))
+    let mut listing = ctx.listing(&workers::RESOURCE, &Scope::default())?;
+    workers::decode_json_fields(&mut listing.page, &["tags", "meta"]);
+    Ok(Response::ok(&listing.to_json(&ctx.request)))
 }
 
 /// Signed-in users and workers.
 fn stats(ctx: &Ctx) -> Result<Response, ApiError> {
-    let caller = caller::authenticate(ctx)?;
-    if caller.is_anonymous() {
-        return Err(ApiError::Unauthorized("authentication required".into()));
-    }
+    policy::may_read_worker_stats(&caller::authenticate(ctx)?)?;
     Ok(Response::ok(&workers::stats(ctx.db()?)?))
 }
 
@@ -51,7 +46,7 @@ fn stats(ctx: &Ctx) -> Result<Response, ApiError> {
 fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let id = worker_id(ctx)?;
-    caller::may_read_worker(&caller, id)?;
+    policy::may_read_worker(&caller, id)?;
     Ok(Response::ok(&workers::get(ctx.db()?, id)?))
 }
 
@@ -59,7 +54,7 @@ fn get(ctx: &Ctx) -> Result<Response, ApiError> {
 fn update(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let id = worker_id(ctx)?;
-    self_or_admin(&caller, id)?;
+    policy::may_change_worker(&caller, id)?;
     let patch: WorkerPatch = ctx.json()?;
     Ok(Response::ok(&workers::update(ctx.db()?, id, &patch, clock::now())?))
 }
@@ -73,7 +68,7 @@ fn control(ctx: &Ctx) -> Result<Response, ApiError> {
         if action.admin_only() {
             auth::require_admin(caller::require_person(&caller)?)?;
         } else {
-            self_or_admin(&caller, id)?;
+            policy::may_change_worker(&caller, id)?;
         }
         action.run(ctx.db()?, id, clock::now())
     }))
@@ -89,15 +84,7 @@ fn append_log(ctx: &Ctx) -> Result<Response, ApiError> {
     let worker = caller::require_worker(&caller)?;
     let entry: LogInput = ctx.json()?;
     let db = ctx.db()?;
-    if let Some(project) = entry.project
-        && let Ok(project) = projects::get(db, project)
-        && !caller::may_read(db, &caller, &project)?
-    {
-        return Err(match project.visibility {
-            Visibility::Hidden => ApiError::invalid_field("project", "no such project"),
-            _ => ApiError::Forbidden(format!("project {} needs an accepted access grant", project.id)),
-        });
-    }
+    policy::may_log_to(db, &caller, entry.project)?;
     Ok(Response::created(&logs::append(db, Some(worker.id), &entry, clock::now())?))
 }
 
@@ -105,10 +92,9 @@ fn append_log(ctx: &Ctx) -> Result<Response, ApiError> {
 fn list_logs(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     caller::require_person(&caller)?;
-    let query = query::parse(&logs::RESOURCE, &ctx.request.query_pairs(), &[])?;
-    let mut page = query::run(ctx.db()?, &logs::RESOURCE, &caller::logs_scope(&caller), &query)?;
-    logs::decode_page(&mut page);
-    Ok(Response::ok(&query::page_json(&page, &query, &ctx.request)))
+    let mut listing = ctx.listing(&logs::RESOURCE, &policy::logs_scope(&caller))?;
+    logs::decode_page(&mut listing.page);
+    Ok(Response::ok(&listing.to_json(&ctx.request)))
 }
 
 // ----- helpers -----
@@ -116,15 +102,6 @@ fn list_logs(ctx: &Ctx) -> Result<Response, ApiError> {
 /// A worker id from the path; anything but an integer names no worker.
 fn worker_id(ctx: &Ctx) -> Result<i64, ApiError> {
     ctx.param("id").parse().map_err(|_| ApiError::NotFound(format!("worker `{}` not found", ctx.param("id"))))
-}
-
-/// The worker `id` itself, or an administrator: 401 anonymous, 403 anyone else.
-fn self_or_admin(caller: &Caller, id: i64) -> Result<(), ApiError> {
-    match caller {
-        Caller::Worker(worker) if worker.id == id => Ok(()),
-        Caller::Worker(_) => Err(ApiError::Forbidden("a worker may only change itself".into())),
-        Caller::Person(principal) => auth::require_admin(principal),
-    }
 }
 
 fn router() -> Router {

@@ -144,6 +144,15 @@ pub enum Ref {
     Name(String),
 }
 
+impl std::fmt::Display for Ref {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ref::Id(id) => write!(f, "{id}"),
+            Ref::Name(name) => f.write_str(name),
+        }
+    }
+}
+
 impl Ref {
     /// Parses `/users/{id|username}` and `/groups/{id|name}` segments.
     pub fn parse(segment: &str) -> Ref {

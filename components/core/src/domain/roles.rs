@@ -29,6 +29,32 @@ pub fn preset_name(mask: i64) -> Option<&'static str> {
     PRESETS.iter().find(|(_, preset)| *preset == mask).map(|(name, _)| *name)
 }
 
+/// A grant as a request states it: exactly one of `role` (a bitmask) or `perm` (a preset name: `none`,
+/// `read`, `write`, `admin`, with RhodeCode's `project.` or `repository.` prefix allowed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    #[serde(default)]
+    pub role: Option<i64>,
+    #[serde(default)]
+    pub perm: Option<String>,
+}
+
+impl GrantRequest {
+    /// The role bitmask asked for (its bits are validated where it is set); 422 naming the field otherwise.
+    pub fn role(&self) -> Result<i64, crate::error::ApiError> {
+        use crate::error::ApiError;
+        match (&self.role, &self.perm) {
+            (Some(role), None) => Ok(*role),
+            (None, Some(perm)) => {
+                let name = ["project.", "repository."].iter().find_map(|p| perm.strip_prefix(p)).unwrap_or(perm);
+                preset(name).ok_or_else(|| ApiError::invalid_field("perm", "must be one of none, read, write, admin"))
+            }
+            _ => Err(ApiError::invalid_field("role", "give exactly one of `role` (0-31) or `perm`")),
+        }
+    }
+}
+
 /// Whether `mask` holds only defined role bits.
 pub fn is_valid(mask: i64) -> bool {
     mask & !ALL == 0 && mask >= 0

@@ -1,5 +1,6 @@
 use super::*;
-use crate::domain::project::AccessStatus;
+use crate::domain::project::{AccessStatus, Visibility};
+use crate::policy::{require_role, require_visible};
 use crate::query::{Scope, parse, run};
 use crate::store::projects::{claim_scope_worker, read_scope_anonymous, read_scope_user, read_scope_worker};
 use crate::tasks::fixtures::{Fx, T0};
@@ -172,14 +173,14 @@ fn hidden_projects_answer_404_and_private_ones_403() {
     let private = fx.project_with("private", |p| p.visibility = Some(Visibility::Private));
     let hidden = fx.project_with("hidden", |p| p.visibility = Some(Visibility::Hidden));
     let public = fx.project("public");
-    assert!(require_read(&public, false).is_ok());
-    assert_eq!(require_read(&private, false).unwrap_err().status(), 403);
-    assert_eq!(require_read(&hidden, false).unwrap_err().status(), 404);
-    assert!(require_read(&hidden, true).is_ok());
-    assert_eq!(authorize(&hidden, 0, roles::MAINTENANCE).unwrap_err().status(), 404);
-    assert_eq!(authorize(&hidden, roles::READ, roles::MAINTENANCE).unwrap_err().status(), 403);
-    assert_eq!(authorize(&public, roles::READ, roles::EDIT).unwrap_err().status(), 403);
-    assert!(authorize(&private, roles::ALL, roles::MAINTENANCE).is_ok());
+    assert!(require_visible(&public, false).is_ok());
+    assert_eq!(require_visible(&private, false).unwrap_err().status(), 403);
+    assert_eq!(require_visible(&hidden, false).unwrap_err().status(), 404);
+    assert!(require_visible(&hidden, true).is_ok());
+    assert_eq!(require_role(&hidden, 0, roles::MAINTENANCE).unwrap_err().status(), 404);
+    assert_eq!(require_role(&hidden, roles::READ, roles::MAINTENANCE).unwrap_err().status(), 403);
+    assert_eq!(require_role(&public, roles::READ, roles::EDIT).unwrap_err().status(), 403);
+    assert!(require_role(&private, roles::ALL, roles::MAINTENANCE).is_ok());
 }
 
 #[test]

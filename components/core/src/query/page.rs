@@ -2,34 +2,64 @@
 //! `{"count","next","previous","results"}` envelope with its links.
 
 use super::{Field, Kind, Page, Query, Resource, Scope, sql};
-use crate::db::{Db, Row, Value, value_to_json};
+use crate::db::{Db, DbError, Row, Value};
 use crate::error::ApiError;
 use crate::http::Request;
 use serde_json::{Map, Value as Json};
 
+/// One page of a collection with the query that produced it: the parse → run → answer sequence of every
+/// collection route, in one place.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub page: Page,
+    pub query: Query,
+}
+
+impl Listing {
+    /// Parses `pairs` for `resource` and runs the query in `scope`. Checks no access: the scope is the
+    /// caller's to choose.
+    pub fn run(
+        db: &dyn Db,
+        resource: &Resource,
+        scope: &Scope,
+        pairs: &[(String, String)],
+    ) -> Result<Listing, ApiError> {
+        let query = super::parse(resource, pairs, &[])?;
+        let page = run(db, resource, scope, &query)?;
+        Ok(Listing { page, query })
+    }
+
+    /// The `{"count","next","previous","results"}` envelope, links relative to `request`.
+    pub fn to_json(&self, request: &Request) -> Json {
+        page_json(&self.page, &self.query, request)
+    }
+}
+
 /// Runs the query: one COUNT(*) and one SELECT with ORDER BY / LIMIT / OFFSET, all values bound.
 pub fn run(db: &dyn Db, resource: &Resource, scope: &Scope, query: &Query) -> Result<Page, ApiError> {
     let count = sql::count(resource, scope, query);
-    let count = db.execute(&count.sql, &count.params)?.first().map_or(0, |row| row.int("count"));
+    let count = db.execute(&count.sql, &count.params)?.map_first(|row| row.int("count"))?.unwrap_or(0);
     let select = sql::select(resource, scope, query);
     let rows = db.execute(&select.sql, &select.params)?;
     let fields = query.selected(resource);
-    let results = rows.iter().map(|row| render(&row, &fields)).collect();
+    let results = rows.map_all(|row| render(row, &fields))?;
     Ok(Page { count, results })
 }
 
-/// One row as JSON: Int → number, Text → string, Bool → true/false, NULL → null.
-fn render(row: &Row<'_>, fields: &[&'static Field]) -> Map<String, Json> {
+/// One row as JSON: Int → number, Text → string, Bool → true/false, NULL → null. A value of another type
+/// than its field's kind is an error.
+fn render(row: &Row<'_>, fields: &[&'static Field]) -> Result<Map<String, Json>, DbError> {
     fields
         .iter()
         .map(|field| {
-            let value = match (field.kind, row.value(field.name)) {
+            let value = match (field.kind, row.value(field.name)?) {
                 (_, Value::Null) => Json::Null,
-                (Kind::Int, value) => value_to_json(value),
-                (Kind::Text, _) => row.text(field.name).into(),
-                (Kind::Bool, _) => (row.int(field.name) != 0).into(),
+                (Kind::Int, Value::Real(v)) => (*v).into(),
+                (Kind::Int, _) => row.int(field.name)?.into(),
+                (Kind::Text, _) => row.text(field.name)?.into(),
+                (Kind::Bool, _) => row.bool(field.name)?.into(),
             };
-            (field.name.to_string(), value)
+            Ok((field.name.to_string(), value))
         })
         .collect()
 }

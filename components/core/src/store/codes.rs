@@ -70,7 +70,7 @@ pub fn consume(
         "DELETE FROM account_codes WHERE secret_hash = ? AND purpose = ? AND expires_at > ? RETURNING user_id, email",
         &[Value::Blob(secret_hash.to_vec()), purpose.as_str().into(), now.into()],
     )?;
-    Ok(rows.first().map(|row| (row.int("user_id"), row.opt_text("email"))))
+    rows.map_first(|row| Ok((row.int("user_id")?, row.opt_text("email")?)))
 }
 
 /// Deletes a user's codes of one purpose.

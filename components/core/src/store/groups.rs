@@ -43,15 +43,15 @@ pub const FIELDS: &[Field] = &[
 /// `/groups`.
 pub const RESOURCE: Resource = Resource { from: "user_groups g", fields: FIELDS };
 
-fn from_row(row: &Row<'_>) -> Group {
-    Group {
-        id: row.int("id"),
-        name: row.text("name"),
-        description: row.text("description"),
-        active: row.bool("active"),
-        created_at: row.int("created_at"),
-        members: serde_json::from_str(&row.text("members")).unwrap_or_default(),
-    }
+fn from_row(row: &Row<'_>) -> Result<Group, DbError> {
+    Ok(Group {
+        id: row.int("id")?,
+        name: row.text("name")?,
+        description: row.text("description")?,
+        active: row.bool("active")?,
+        created_at: row.int("created_at")?,
+        members: serde_json::from_str(&row.text("members")?).unwrap_or_default(),
+    })
 }
 
 fn select(filter: &str) -> String {
@@ -67,7 +67,7 @@ pub fn find(db: &dyn Db, group: &Ref) -> Result<Option<Group>, DbError> {
         Ref::Id(id) => db.execute(&select("g.id = ?"), &[(*id).into()])?,
         Ref::Name(name) => db.execute(&select("g.name = ?"), &[name.as_str().into()])?,
     };
-    Ok(rows.first().map(|row| from_row(&row)))
+    rows.map_first(from_row)
 }
 
 /// A page of groups for the query language, `members` as arrays.
@@ -90,7 +90,7 @@ pub fn insert(db: &dyn Db, name: &str, description: &str, active: bool, now: i64
         &[name.into(), description.into(), active.into(), now.into()],
     )?;
     match rows.first() {
-        Some(row) => find(db, &Ref::Id(row.int("id"))),
+        Some(row) => find(db, &Ref::Id(row.int("id")?)),
         None => Ok(None),
     }
 }
@@ -102,7 +102,7 @@ pub fn name_taken(db: &dyn Db, name: &str, except: Option<i64>) -> Result<bool, 
 }
 
 /// Changes name, description and/or active; `None` when there is no such group. A taken name fails with
-/// [`DbError::Constraint`].
+/// [`DbError::Unique`].
 pub fn update(
     db: &dyn Db,
     id: i64,
@@ -148,10 +148,9 @@ pub fn of_user(db: &dyn Db, user_id: i64) -> Result<Vec<serde_json::Value>, DbEr
          JOIN user_groups g ON g.id = m.group_id WHERE m.user_id = ? ORDER BY g.id",
         &[user_id.into()],
     )?;
-    Ok(rows
-        .iter()
-        .map(|row| serde_json::json!({"id": row.int("id"), "name": row.text("name"), "active": row.bool("active")}))
-        .collect())
+    rows.map_all(|row| {
+        Ok(serde_json::json!({"id": row.int("id")?, "name": row.text("name")?, "active": row.bool("active")?}))
+    })
 }
 
 #[cfg(test)]

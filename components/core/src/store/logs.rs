@@ -4,7 +4,6 @@
 
 use crate::db::{self, Db, DbError, Row};
 use crate::domain::worker::{LogInput, LogLevel, LogRecord};
-use crate::error::ApiError;
 use crate::query::{Field, Kind, Resource};
 
 const COLUMNS: &str = "id, level, scope, message, data, worker, project, timestamp";
@@ -25,25 +24,24 @@ pub const FIELDS: &[Field] = &[
 pub const RESOURCE: Resource = Resource { from: "logs l", fields: FIELDS };
 
 fn from_row(row: &Row<'_>) -> Result<LogRecord, DbError> {
-    let level = row.text("level");
+    let level = row.text("level")?;
     Ok(LogRecord {
-        id: row.int("id"),
+        id: row.int("id")?,
         level: LogLevel::parse(&level).ok_or_else(|| DbError::Other(format!("unknown log level `{level}`")))?,
-        scope: row.text("scope"),
-        message: row.text("message"),
-        data: row.opt_text("data").map(|text| serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))),
-        worker: row.opt_int("worker"),
-        project: row.opt_int("project"),
-        timestamp: row.int("timestamp"),
+        scope: row.text("scope")?,
+        message: row.text("message")?,
+        data: row.opt_text("data")?.map(|text| serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))),
+        worker: row.opt_int("worker")?,
+        project: row.opt_int("project")?,
+        timestamp: row.int("timestamp")?,
     })
 }
 
 /// Appends an entry (timestamp defaults to `now`) and trims its project to the newest `keep` rows.
-/// A `project` that does not exist is a 422 on `project`.
-pub fn append(db: &dyn Db, worker: Option<i64>, entry: &LogInput, now: i64, keep: i64) -> Result<LogRecord, ApiError> {
+/// A `project` that does not exist is [`DbError::ForeignKey`].
+pub fn append(db: &dyn Db, worker: Option<i64>, entry: &LogInput, now: i64, keep: i64) -> Result<LogRecord, DbError> {
     db::transaction(db, || {
-        let rows = db
-            .execute(
+        let rows = db.execute(
                 &format!(
                     "INSERT INTO logs (level, scope, message, data, worker, project, seq, timestamp) \
                      SELECT ?1, ?2, ?3, ?4, ?5, ?6, COALESCE((SELECT MAX(seq) FROM logs WHERE project IS ?6), 0) + 1, ?7 \
@@ -58,15 +56,9 @@ pub fn append(db: &dyn Db, worker: Option<i64>, entry: &LogInput, now: i64, keep
                     entry.project.into(),
                     entry.timestamp.unwrap_or(now).into(),
                 ],
-            )
-            .map_err(|e| match e {
-                DbError::Constraint(m) if m.contains("FOREIGN KEY") => {
-                    ApiError::invalid_field("project", "no such project")
-                }
-                other => other.into(),
-            })?;
-        let row = rows.first().ok_or_else(|| ApiError::internal("INSERT returned no row"))?;
-        let seq = row.int("seq");
+        )?;
+        let row = rows.first().ok_or_else(|| DbError::Other("INSERT returned no row".into()))?;
+        let seq = row.int("seq")?;
         let record = from_row(&row)?;
         if seq > keep {
             db.execute(
@@ -81,5 +73,5 @@ pub fn append(db: &dyn Db, worker: Option<i64>, entry: &LogInput, now: i64, keep
 /// How many entries a project (None = entries without a project) holds.
 pub fn count(db: &dyn Db, project: Option<i64>) -> Result<i64, DbError> {
     let rows = db.execute("SELECT COUNT(*) AS n FROM logs WHERE project IS ?", &[project.into()])?;
-    Ok(rows.first().map_or(0, |row| row.int("n")))
+    Ok(rows.map_first(|row| row.int("n"))?.unwrap_or(0))
 }

@@ -12,7 +12,6 @@ use crate::domain::project::{
     AccessStatus, Assignee, Grants, GroupGrant, Project, ProjectFields, UserGrant, Visibility, WorkerAccess,
 };
 use crate::domain::roles;
-use crate::error::ApiError;
 use crate::query::{Field, Kind, Resource, Scope};
 
 /// The columns of [`Project`], counters included (kept by triggers: `sql/0003_task_triggers.sql`), over
@@ -48,62 +47,49 @@ pub const FIELDS: &[Field] = &[
 /// `/projects` for the query language (alias `p`, so the scopes below apply unchanged).
 pub const RESOURCE: Resource = Resource { from: "projects p", fields: FIELDS };
 
-fn real(row: &Row<'_>, column: &str) -> f64 {
-    match row.value(column) {
-        Value::Real(v) => *v,
-        Value::Integer(v) => *v as f64,
-        _ => 0.0,
-    }
-}
-
 fn from_row(row: &Row<'_>) -> Result<Project, DbError> {
-    let visibility = row.text("visibility");
+    let visibility = row.text("visibility")?;
     Ok(Project {
-        id: row.int("id"),
-        name: row.text("name"),
-        description: row.text("description"),
-        motd: row.text("motd"),
+        id: row.int("id")?,
+        name: row.text("name")?,
+        description: row.text("description")?,
+        motd: row.text("motd")?,
         visibility: Visibility::parse(&visibility)
             .ok_or_else(|| DbError::Other(format!("unknown visibility `{visibility}`")))?,
-        priority: row.int("priority"),
-        paused: row.bool("paused"),
-        chain: row.opt_int("chain"),
-        assign_rate: real(row, "assign_rate"),
-        submit_rate: real(row, "submit_rate"),
-        version: row.text("version"),
-        clone_url: row.text("clone_url"),
-        git_repo: row.text("git_repo"),
-        created_at: row.int("created_at"),
-        new: row.int("new"),
-        assigned: row.int("assigned"),
-        failed: row.int("failed"),
-        closed: row.int("closed"),
+        priority: row.int("priority")?,
+        paused: row.bool("paused")?,
+        chain: row.opt_int("chain")?,
+        assign_rate: row.real("assign_rate")?,
+        submit_rate: row.real("submit_rate")?,
+        version: row.text("version")?,
+        clone_url: row.text("clone_url")?,
+        git_repo: row.text("git_repo")?,
+        created_at: row.int("created_at")?,
+        new: row.int("new")?,
+        assigned: row.int("assigned")?,
+        failed: row.int("failed")?,
+        closed: row.int("closed")?,
     })
 }
 
 /// A project by id.
 pub fn get(db: &dyn Db, id: i64) -> Result<Option<Project>, DbError> {
-    db.execute(&format!("{SELECT} WHERE p.id = ?"), &[id.into()])?.first().map(|row| from_row(&row)).transpose()
+    db.execute(&format!("{SELECT} WHERE p.id = ?"), &[id.into()])?.map_first(from_row)
 }
 
 /// A project by id or (case-insensitive) name.
 pub fn find(db: &dyn Db, project: &Ref) -> Result<Option<Project>, DbError> {
     match project {
         Ref::Id(id) => get(db, *id),
-        Ref::Name(name) => db
-            .execute(&format!("{SELECT} WHERE p.name = ?"), &[name.as_str().into()])?
-            .first()
-            .map(|row| from_row(&row))
-            .transpose(),
+        Ref::Name(name) => {
+            db.execute(&format!("{SELECT} WHERE p.name = ?"), &[name.as_str().into()])?.map_first(from_row)
+        }
     }
 }
 
 /// The lowest-id project whose `git_repo` is exactly `repo` (the git receive hook).
 pub fn find_by_git_repo(db: &dyn Db, repo: &str) -> Result<Option<Project>, DbError> {
-    db.execute(&format!("{SELECT} WHERE p.git_repo = ? ORDER BY p.id LIMIT 1"), &[repo.into()])?
-        .first()
-        .map(|row| from_row(&row))
-        .transpose()
+    db.execute(&format!("{SELECT} WHERE p.git_repo = ? ORDER BY p.id LIMIT 1"), &[repo.into()])?.map_first(from_row)
 }
 
 /// Whether another project (not `except`) has this name (case-insensitively).
@@ -160,7 +146,7 @@ pub fn insert(db: &dyn Db, fields: &ProjectFields, now: i64) -> Result<Option<Pr
         &params,
     )?;
     match rows.first() {
-        Some(row) => get(db, row.int("id")),
+        Some(row) => get(db, row.int("id")?),
         None => Ok(None),
     }
 }
@@ -213,7 +199,7 @@ impl SecretKind {
 /// A project's secret text: `None` when the project does not exist, `Some(None)` when unset.
 pub fn secret(db: &dyn Db, id: i64, kind: SecretKind) -> Result<Option<Option<String>>, DbError> {
     let rows = db.execute(&format!("SELECT {} AS value FROM projects WHERE id = ?", kind.column()), &[id.into()])?;
-    Ok(rows.first().map(|row| row.opt_text("value")))
+    rows.map_first(|row| row.opt_text("value"))
 }
 
 /// Replaces a project's secret text; false when the project does not exist.
@@ -279,24 +265,22 @@ pub fn grants(db: &dyn Db, project: i64) -> Result<Grants, DbError> {
         &[project.into()],
     )?;
     Ok(Grants {
-        users: users
-            .iter()
-            .map(|row| UserGrant {
-                user: row.int("user_id"),
-                username: row.text("username"),
-                role: row.int("role"),
-                preset: roles::preset_name(row.int("role")),
+        users: users.map_all(|row| {
+            Ok(UserGrant {
+                user: row.int("user_id")?,
+                username: row.text("username")?,
+                role: row.int("role")?,
+                preset: roles::preset_name(row.int("role")?),
             })
-            .collect(),
-        groups: groups
-            .iter()
-            .map(|row| GroupGrant {
-                group: row.int("group_id"),
-                name: row.text("name"),
-                role: row.int("role"),
-                preset: roles::preset_name(row.int("role")),
+        })?,
+        groups: groups.map_all(|row| {
+            Ok(GroupGrant {
+                group: row.int("group_id")?,
+                name: row.text("name")?,
+                role: row.int("role")?,
+                preset: roles::preset_name(row.int("role")?),
             })
-            .collect(),
+        })?,
     })
 }
 
@@ -308,14 +292,14 @@ pub fn grants_of_user(db: &dyn Db, project: i64, user: i64) -> Result<(i64, Vec<
             "SELECT role FROM project_user_grants WHERE project_id = ? AND user_id = ?",
             &[project.into(), user.into()],
         )?
-        .first()
-        .map_or(0, |row| row.int("role"));
+        .map_first(|row| row.int("role"))?
+        .unwrap_or(0);
     let groups = db.execute(
         "SELECT g.role FROM project_group_grants g JOIN group_members m ON m.group_id = g.group_id \
          JOIN user_groups ug ON ug.id = g.group_id WHERE g.project_id = ? AND m.user_id = ? AND ug.active = 1",
         &[project.into(), user.into()],
     )?;
-    Ok((own, groups.iter().map(|row| row.int("role")).collect()))
+    Ok((own, groups.map_all(|row| row.int("role"))?))
 }
 
 /// A user's role on a project: the OR of their grant and their active groups' grants (admins not included).
@@ -385,7 +369,7 @@ pub fn assign_rated(db: &dyn Db, scope: &Scope) -> Result<Vec<(i64, f64)>, DbErr
         &format!("SELECT p.id, p.assign_rate FROM projects p WHERE p.paused = 0 AND p.assign_rate > 0 AND {condition}"),
         &scope.params,
     )?;
-    Ok(rows.iter().map(|row| (row.int("id"), real(&row, "assign_rate"))).collect())
+    rows.map_all(|row| Ok((row.int("id")?, row.real("assign_rate")?)))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -394,17 +378,17 @@ pub fn assign_rated(db: &dyn Db, scope: &Scope) -> Result<Vec<(i64, f64)>, DbErr
 const ACCESS_SELECT: &str = "SELECT a.project_id, a.worker_id, w.alias, a.assign, a.submit, a.accepted, \
      a.requested_at, a.decided_at FROM worker_access a JOIN workers w ON w.id = a.worker_id";
 
-fn access_from_row(row: &Row<'_>) -> WorkerAccess {
-    WorkerAccess {
-        project: row.int("project_id"),
-        worker: row.int("worker_id"),
-        alias: row.text("alias"),
-        assign: row.bool("assign"),
-        submit: row.bool("submit"),
-        status: if row.bool("accepted") { AccessStatus::Accepted } else { AccessStatus::Pending },
-        requested_at: row.int("requested_at"),
-        decided_at: row.opt_int("decided_at"),
-    }
+fn access_from_row(row: &Row<'_>) -> Result<WorkerAccess, DbError> {
+    Ok(WorkerAccess {
+        project: row.int("project_id")?,
+        worker: row.int("worker_id")?,
+        alias: row.text("alias")?,
+        assign: row.bool("assign")?,
+        submit: row.bool("submit")?,
+        status: if row.bool("accepted")? { AccessStatus::Accepted } else { AccessStatus::Pending },
+        requested_at: row.int("requested_at")?,
+        decided_at: row.opt_int("decided_at")?,
+    })
 }
 
 /// A worker's access row on a project.
@@ -413,7 +397,7 @@ pub fn access(db: &dyn Db, project: i64, worker: i64) -> Result<Option<WorkerAcc
         &format!("{ACCESS_SELECT} WHERE a.project_id = ? AND a.worker_id = ?"),
         &[project.into(), worker.into()],
     )?;
-    Ok(rows.first().map(|row| access_from_row(&row)))
+    rows.map_first(access_from_row)
 }
 
 /// Every access row of a project: pending first, then by worker id.
@@ -422,57 +406,40 @@ pub fn access_list(db: &dyn Db, project: i64) -> Result<Vec<WorkerAccess>, DbErr
         &format!("{ACCESS_SELECT} WHERE a.project_id = ? ORDER BY a.accepted, a.worker_id"),
         &[project.into()],
     )?;
-    Ok(rows.iter().map(|row| access_from_row(&row)).collect())
+    rows.map_all(access_from_row)
 }
 
-/// Records a pending request, or replaces the flags of a pending one. A worker whose access was accepted
-/// gets 409 unless it asks for nothing it does not already hold (then the accepted row is returned as is).
-pub fn request_access(
+/// Records a pending request, or replaces the flags of a pending one; an accepted row is left as it is.
+/// Returns the row as it now stands.
+pub fn upsert_request(
     db: &dyn Db,
     project: i64,
     worker: i64,
     assign: bool,
     submit: bool,
     now: i64,
-) -> Result<WorkerAccess, ApiError> {
-    crate::db::transaction(db, || {
-        if let Some(existing) = access(db, project, worker)?
-            && existing.accepted()
-        {
-            if (!assign || existing.assign) && (!submit || existing.submit) {
-                return Ok(existing);
-            }
-            return Err(ApiError::conflict(
-                "already_granted",
-                "this worker's access was already accepted; a manager must reject it before it can ask for more",
-            ));
-        }
-        db.execute(
-            "INSERT INTO worker_access (project_id, worker_id, assign, submit, accepted, requested_at) \
-             VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (project_id, worker_id) DO UPDATE SET \
-             assign = excluded.assign, submit = excluded.submit, requested_at = excluded.requested_at \
-             WHERE worker_access.accepted = 0",
-            &[project.into(), worker.into(), assign.into(), submit.into(), now.into()],
-        )?;
-        access(db, project, worker)?.ok_or_else(|| ApiError::internal("access row vanished"))
-    })
+) -> Result<WorkerAccess, DbError> {
+    db.execute(
+        "INSERT INTO worker_access (project_id, worker_id, assign, submit, accepted, requested_at) \
+         VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (project_id, worker_id) DO UPDATE SET \
+         assign = excluded.assign, submit = excluded.submit, requested_at = excluded.requested_at \
+         WHERE worker_access.accepted = 0",
+        &[project.into(), worker.into(), assign.into(), submit.into(), now.into()],
+    )?;
+    access(db, project, worker)?.ok_or_else(|| DbError::Other("access row vanished".into()))
 }
 
-/// Accepts a pending request (one guarded statement): `Ok(None)` when there is no request, 409 when it was
-/// already accepted.
-pub fn accept(db: &dyn Db, project: i64, worker: i64, now: i64) -> Result<Option<WorkerAccess>, ApiError> {
+/// Accepts a pending request (one guarded statement): `None` when there is no pending request.
+pub fn accept(db: &dyn Db, project: i64, worker: i64, now: i64) -> Result<Option<WorkerAccess>, DbError> {
     let rows = db.execute(
         "UPDATE worker_access SET accepted = 1, decided_at = ? WHERE project_id = ? AND worker_id = ? \
          AND accepted = 0 RETURNING worker_id",
         &[now.into(), project.into(), worker.into()],
     )?;
     if rows.rows.is_empty() {
-        return match access(db, project, worker)? {
-            Some(_) => Err(ApiError::conflict("already_accepted", "this worker's request was already accepted")),
-            None => Ok(None),
-        };
+        return Ok(None);
     }
-    Ok(access(db, project, worker)?)
+    access(db, project, worker)
 }
 
 /// Rejects a request or revokes accepted access (deletes the row); false when there is none.
@@ -526,7 +493,7 @@ pub fn hard_reset(db: &dyn Db, project: i64) -> Result<i64, DbError> {
 /// RETURNING of a million ids).
 fn counted(db: &dyn Db, count: &str, change: &str, params: &[Value], project: i64) -> Result<i64, DbError> {
     crate::db::transaction(db, || {
-        let n = db.execute(count, &[project.into()])?.first().map_or(0, |row| row.int("n"));
+        let n = db.execute(count, &[project.into()])?.map_first(|row| row.int("n"))?.unwrap_or(0);
         db.execute(change, params)?;
         Ok(n)
     })
@@ -539,8 +506,5 @@ pub fn assignees(db: &dyn Db, project: i64) -> Result<Vec<Assignee>, DbError> {
          WHERE t.project = ? AND t.status = 'assigned' GROUP BY t.assignee, w.alias ORDER BY tasks DESC, worker",
         &[project.into()],
     )?;
-    Ok(rows
-        .iter()
-        .map(|row| Assignee { worker: row.int("worker"), alias: row.text("alias"), tasks: row.int("tasks") })
-        .collect())
+    rows.map_all(|row| Ok(Assignee { worker: row.int("worker")?, alias: row.text("alias")?, tasks: row.int("tasks")? }))
 }

@@ -1,12 +1,11 @@
 //! `tasks` and `task_verifications`. Every state change is one guarded statement
 //! (`UPDATE … WHERE id = ? AND status IN (…) [AND assignee = ?] RETURNING …`) or one `BEGIN IMMEDIATE`
-//! transaction; when no row changes the caller gets 404 (no such task) or 409 naming why, never a silent
-//! success. The claim is a single `UPDATE … WHERE id = (SELECT …)` re-checking claimability, so hosts sharing
+//! transaction. A guarded change that applies to no row answers `None`, and [`refusal`] says why (the task is
+//! missing, held by another worker, or in another status); the services turn that into 404 or 409. The claim is a single `UPDATE … WHERE id = (SELECT …)` re-checking claimability, so hosts sharing
 //! the database can never hand one task to two workers.
 
 use crate::db::{self, Db, DbError, Row, Value};
 use crate::domain::task::{BulkResult, NewTask, ReleaseResult, Released, Task, TaskStatus, required_votes};
-use crate::error::ApiError;
 use crate::query::{Field, Kind, Resource, Scope};
 use std::collections::{HashMap, HashSet};
 
@@ -67,32 +66,32 @@ pub fn scope_of_projects(projects: &Scope) -> Scope {
 }
 
 fn from_row(row: &Row<'_>) -> Result<Task, DbError> {
-    let status = row.text("status");
+    let status = row.text("status")?;
     Ok(Task {
-        id: row.int("id"),
-        project: row.int("project"),
+        id: row.int("id")?,
+        project: row.int("project")?,
         status: TaskStatus::parse(&status).ok_or_else(|| DbError::Other(format!("unknown task status `{status}`")))?,
-        priority: row.int("priority"),
-        recipe: row.text("recipe"),
-        hash64: row.int("hash64"),
-        max_retries: row.int("max_retries"),
-        retries: row.int("retries"),
-        max_assign_time: row.int("max_assign_time"),
-        verification_count: row.int("verification_count"),
-        assignee: row.opt_int("assignee"),
-        assign_time: row.opt_int("assign_time"),
-        lease_expires_at: row.opt_int("lease_expires_at"),
-        claims: row.int("claims"),
-        progress: row.int("progress"),
-        result: row.opt_text("result"),
-        created_at: row.int("created_at"),
-        updated_at: row.int("updated_at"),
-        closed_at: row.opt_int("closed_at"),
+        priority: row.int("priority")?,
+        recipe: row.text("recipe")?,
+        hash64: row.int("hash64")?,
+        max_retries: row.int("max_retries")?,
+        retries: row.int("retries")?,
+        max_assign_time: row.int("max_assign_time")?,
+        verification_count: row.int("verification_count")?,
+        assignee: row.opt_int("assignee")?,
+        assign_time: row.opt_int("assign_time")?,
+        lease_expires_at: row.opt_int("lease_expires_at")?,
+        claims: row.int("claims")?,
+        progress: row.int("progress")?,
+        result: row.opt_text("result")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+        closed_at: row.opt_int("closed_at")?,
     })
 }
 
 fn one(rows: &db::Rows) -> Result<Option<Task>, DbError> {
-    rows.first().map(|row| from_row(&row)).transpose()
+    rows.map_first(from_row)
 }
 
 /// A task by id.
@@ -103,16 +102,7 @@ pub fn get(db: &dyn Db, id: i64) -> Result<Option<Task>, DbError> {
 /// A task's project and result: `None` when the task does not exist.
 pub fn result(db: &dyn Db, id: i64) -> Result<Option<(i64, Option<String>)>, DbError> {
     let rows = db.execute("SELECT project, result FROM tasks WHERE id = ?", &[id.into()])?;
-    Ok(rows.first().map(|row| (row.int("project"), row.opt_text("result"))))
-}
-
-/// Whether a store error is a foreign-key failure (the project vanished under a submit).
-fn is_foreign_key(error: &DbError) -> bool {
-    matches!(error, DbError::Constraint(message) if message.contains("FOREIGN KEY"))
-}
-
-fn project_gone(project: i64) -> ApiError {
-    ApiError::NotFound(format!("project {project} not found"))
+    rows.map_first(|row| Ok((row.int("project")?, row.opt_text("result")?)))
 }
 
 /// The columns a submit writes (after `id` in a bulk), and [`insert_values`] in the same order.
@@ -133,30 +123,30 @@ fn insert_values(project: i64, task: &NewTask, now: i64) -> [Value; 9] {
     ]
 }
 
-/// Inserts one task; 409 `duplicate` when an open task of the project has the same non-zero hash64.
-pub fn insert(db: &dyn Db, project: i64, task: &NewTask, now: i64) -> Result<Task, ApiError> {
-    let rows = db
-        .execute(
-            &format!(
-                "INSERT INTO tasks ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
-            ),
-            &insert_values(project, task, now),
-        )
-        .map_err(|e| if is_foreign_key(&e) { project_gone(project) } else { e.into() })?;
-    one(&rows)?.ok_or_else(|| crate::domain::task::duplicate(task.hash64))
+/// Inserts one task; `None` when an open task of the project has the same non-zero hash64. A project that
+/// no longer exists is [`DbError::ForeignKey`].
+pub fn insert(db: &dyn Db, project: i64, task: &NewTask, now: i64) -> Result<Option<Task>, DbError> {
+    let rows = db.execute(
+        &format!(
+            "INSERT INTO tasks ({INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT DO NOTHING RETURNING {COLUMNS}"
+        ),
+        &insert_values(project, task, now),
+    )?;
+    one(&rows)
 }
 
 /// Inserts a bulk in one `BEGIN IMMEDIATE` transaction. Items whose non-zero hash64 repeats an earlier item
 /// or matches an open task are skipped and reported by index; the rest are inserted with ids assigned in
 /// item order (explicit ids inside the transaction, so every item maps to its id without relying on the
-/// order of RETURNING).
-pub fn insert_bulk(db: &dyn Db, project: i64, tasks: &[NewTask], now: i64) -> Result<BulkResult, ApiError> {
+/// order of RETURNING). A project that no longer exists is [`DbError::ForeignKey`].
+pub fn insert_bulk(db: &dyn Db, project: i64, tasks: &[NewTask], now: i64) -> Result<BulkResult, DbError> {
     if tasks.is_empty() {
         return Ok(BulkResult::default());
     }
     db::transaction(db, || {
-        let base = db.execute("SELECT COALESCE(MAX(id), 0) AS id FROM tasks", &[])?.first().map_or(0, |r| r.int("id"));
+        let base =
+            db.execute("SELECT COALESCE(MAX(id), 0) AS id FROM tasks", &[])?.map_first(|r| r.int("id"))?.unwrap_or(0);
         let mut seen = HashSet::new();
         let mut ids: Vec<Option<i64>> = Vec::with_capacity(tasks.len());
         let mut next = base;
@@ -178,15 +168,13 @@ pub fn insert_bulk(db: &dyn Db, project: i64, tasks: &[NewTask], now: i64) -> Re
                 params.push(Value::from(*id));
                 params.extend(insert_values(project, task, now));
             }
-            let rows = db
-                .execute(
-                    &format!(
-                        "INSERT INTO tasks (id, {INSERT_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING RETURNING id"
-                    ),
-                    &params,
-                )
-                .map_err(|e| if is_foreign_key(&e) { project_gone(project) } else { ApiError::from(e) })?;
-            inserted.extend(rows.iter().map(|row| row.int("id")));
+            let rows = db.execute(
+                &format!(
+                    "INSERT INTO tasks (id, {INSERT_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING RETURNING id"
+                ),
+                &params,
+            )?;
+            inserted.extend(rows.map_all(|row| row.int("id"))?);
         }
         let mut result =
             BulkResult { created: inserted.len(), duplicates: Vec::new(), ids: Vec::with_capacity(ids.len()) };
@@ -275,26 +263,30 @@ pub(crate) fn claim_statement(worker: i64, from: &ClaimFrom, now: i64) -> (Strin
     (sql, params)
 }
 
-/// Why a guarded change of task `id` did not happen: 404 when it does not exist, else 409 naming its state.
-fn refusal(db: &dyn Db, id: i64, worker: Option<i64>, action: &str) -> ApiError {
-    match get(db, id) {
-        Err(error) => error.into(),
-        Ok(None) => ApiError::NotFound(format!("task {id} not found")),
-        Ok(Some(task)) => match worker {
-            Some(worker) if task.assignee != Some(worker) => {
-                ApiError::conflict("not_assignee", format!("task {id} is not assigned to this worker"))
-            }
-            _ => ApiError::conflict(
-                "invalid_transition",
-                format!("cannot {action} task {id}: it is {}", task.status.as_str()),
-            ),
-        },
-    }
+/// Why a guarded change of a task did not apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// There is no such task.
+    Missing,
+    /// The change was a worker's, and another worker (or none) holds the task.
+    NotAssignee,
+    /// The task's status does not allow the change.
+    InStatus(TaskStatus),
+}
+
+/// Why a guarded change of task `id` (by `worker`, when a worker made it) did not apply.
+pub fn refusal(db: &dyn Db, id: i64, worker: Option<i64>) -> Result<Refusal, DbError> {
+    Ok(match get(db, id)? {
+        None => Refusal::Missing,
+        Some(task) if worker.is_some() && task.assignee != worker => Refusal::NotAssignee,
+        Some(task) => Refusal::InStatus(task.status),
+    })
 }
 
 /// A heartbeat by the assignee: sets progress (when given) and extends the lease (`extend`: `None` = keep,
 /// `Some(None)` = now + the task's lease length, `Some(Some(s))` = now + s; never shortened). On a cancelled
-/// task nothing changes and `abort` is true. Returns `(lease_expires_at, abort)`.
+/// task nothing changes and `abort` is true. Returns `(lease_expires_at, abort)`, or `None` when `worker`
+/// does not hold an assigned or cancelled task `id` ([`refusal`] says why).
 pub fn heartbeat(
     db: &dyn Db,
     worker: i64,
@@ -302,7 +294,7 @@ pub fn heartbeat(
     progress: Option<i64>,
     extend: Option<Option<i64>>,
     now: i64,
-) -> Result<(Option<i64>, bool), ApiError> {
+) -> Result<Option<(Option<i64>, bool)>, DbError> {
     let (extending, seconds) = match extend {
         None => (false, None),
         Some(seconds) => (true, seconds),
@@ -319,14 +311,11 @@ pub fn heartbeat(
         ),
         &[progress.into(), extending.into(), seconds.into(), now.into(), id.into(), worker.into()],
     )?;
-    match rows.first() {
-        Some(row) => Ok((row.opt_int("lease_expires_at"), row.text("status") == TaskStatus::Cancelled.as_str())),
-        None => Err(refusal(db, id, Some(worker), "heartbeat")),
-    }
+    rows.map_first(|row| Ok((row.opt_int("lease_expires_at")?, row.text("status")? == TaskStatus::Cancelled.as_str())))
 }
 
-/// Releases a task held by `worker` (SPEC §4 "Release"). 404 for an unknown task; 409 `not_assignee` when
-/// another worker (or none) holds it; 409 `invalid_transition` when it is no longer assigned (e.g. cancelled).
+/// Releases a task held by `worker` (SPEC §4 "Release"); `None` when `worker` does not hold an assigned task
+/// `id` ([`refusal`] says why).
 pub fn release(
     db: &dyn Db,
     worker: i64,
@@ -335,7 +324,7 @@ pub fn release(
     verification: i64,
     output: Option<&str>,
     now: i64,
-) -> Result<Released, ApiError> {
+) -> Result<Option<Released>, DbError> {
     let guard = "WHERE id = ? AND assignee = ? AND status = 'assigned' RETURNING status";
     let back_to_new = "status = 'new', assignee = NULL, assign_time = NULL, lease_expires_at = NULL, progress = 0";
     let rows = match result {
@@ -355,11 +344,12 @@ pub fn release(
         )?,
         ReleaseResult::Ok => return release_ok(db, worker, id, verification, output, now),
     };
-    let status = rows.first().map(|row| row.text("status"));
-    match status.as_deref().and_then(TaskStatus::parse) {
-        Some(status) => Ok(Released { updated: true, status }),
-        None => Err(refusal(db, id, Some(worker), "release")),
-    }
+    rows.map_first(|row| {
+        let status = row.text("status")?;
+        let status =
+            TaskStatus::parse(&status).ok_or_else(|| DbError::Other(format!("unknown task status `{status}`")))?;
+        Ok(Released { updated: true, status })
+    })
 }
 
 /// OK. Without a quorum to reach this is one guarded UPDATE; closing credits the worker and chains a copy
@@ -373,7 +363,7 @@ fn release_ok(
     verification: i64,
     output: Option<&str>,
     now: i64,
-) -> Result<Released, ApiError> {
+) -> Result<Option<Released>, DbError> {
     let close = |quorum: &str| {
         db.execute(
             &format!(
@@ -384,15 +374,15 @@ fn release_ok(
         )
     };
     if !close("AND verification_count <= 1")?.rows.is_empty() {
-        return Ok(Released { updated: true, status: TaskStatus::Closed });
+        return Ok(Some(Released { updated: true, status: TaskStatus::Closed }));
     }
     db::transaction(db, || {
         let held = db.execute(
             "SELECT verification_count FROM tasks WHERE id = ? AND assignee = ? AND status = 'assigned'",
             &[id.into(), worker.into()],
         )?;
-        let Some(votes) = held.first().map(|row| required_votes(row.int("verification_count"))) else {
-            return Err(refusal(db, id, Some(worker), "release"));
+        let Some(votes) = held.map_first(|row| Ok(required_votes(row.int("verification_count")?)))? else {
+            return Ok(None);
         };
         db.execute(
             "INSERT INTO task_verifications (task, worker, value, created_at) VALUES (?, ?, ?, ?) \
@@ -404,8 +394,8 @@ fn release_ok(
                 "SELECT COUNT(*) AS n FROM task_verifications WHERE task = ? AND value = ?",
                 &[id.into(), verification.into()],
             )?
-            .first()
-            .map_or(0, |row| row.int("n"));
+            .map_first(|row| row.int("n"))?
+            .unwrap_or(0);
         if agreeing < votes {
             let rows = db.execute(
                 "UPDATE tasks SET status = 'new', assignee = NULL, assign_time = NULL, lease_expires_at = NULL, \
@@ -413,24 +403,29 @@ fn release_ok(
                 &[now.into(), id.into(), worker.into()],
             )?;
             if rows.rows.is_empty() {
-                return Err(ApiError::internal("a held task changed inside its transaction"));
+                return Err(changed_inside_transaction());
             }
-            return Ok(Released { updated: true, status: TaskStatus::New });
+            return Ok(Some(Released { updated: true, status: TaskStatus::New }));
         }
         if close("")?.rows.is_empty() {
-            return Err(ApiError::internal("a held task changed inside its transaction"));
+            return Err(changed_inside_transaction());
         }
         db.execute(
             "UPDATE workers SET closed_task_count = closed_task_count + 1 \
              WHERE id IN (SELECT worker FROM task_verifications WHERE task = ? AND value = ?) AND id <> ?",
             &[id.into(), verification.into(), worker.into()],
         )?;
-        Ok(Released { updated: true, status: TaskStatus::Closed })
+        Ok(Some(Released { updated: true, status: TaskStatus::Closed }))
     })
 }
 
-/// new/assigned/failed → cancelled. An assignee keeps the task so its next heartbeat answers `abort: true`.
-pub fn cancel(db: &dyn Db, id: i64, now: i64) -> Result<Task, ApiError> {
+fn changed_inside_transaction() -> DbError {
+    DbError::Other("a held task changed inside its transaction".into())
+}
+
+/// new/assigned/failed → cancelled (`None` from another status). An assignee keeps the task so its next
+/// heartbeat answers `abort: true`.
+pub fn cancel(db: &dyn Db, id: i64, now: i64) -> Result<Option<Task>, DbError> {
     let rows = db.execute(
         &format!(
             "UPDATE tasks SET status = 'cancelled', lease_expires_at = NULL, updated_at = ? \
@@ -438,11 +433,11 @@ pub fn cancel(db: &dyn Db, id: i64, now: i64) -> Result<Task, ApiError> {
         ),
         &[now.into(), id.into()],
     )?;
-    one(&rows)?.ok_or_else(|| refusal(db, id, None, "cancel"))
+    one(&rows)
 }
 
-/// failed → new, retries 0.
-pub fn retry(db: &dyn Db, id: i64, now: i64) -> Result<Task, ApiError> {
+/// failed → new, retries 0 (`None` from another status).
+pub fn retry(db: &dyn Db, id: i64, now: i64) -> Result<Option<Task>, DbError> {
     let rows = db.execute(
         &format!(
             "UPDATE tasks SET status = 'new', retries = 0, assignee = NULL, assign_time = NULL, \
@@ -450,32 +445,33 @@ pub fn retry(db: &dyn Db, id: i64, now: i64) -> Result<Task, ApiError> {
         ),
         &[now.into(), id.into()],
     )?;
-    one(&rows)?.ok_or_else(|| refusal(db, id, None, "retry"))
+    one(&rows)
 }
 
-/// Sets the priority of an open (new, assigned or failed) task.
-pub fn set_priority(db: &dyn Db, id: i64, priority: i64, now: i64) -> Result<Task, ApiError> {
+/// Sets the priority of an open (new, assigned or failed) task (`None` for a closed or cancelled one).
+pub fn set_priority(db: &dyn Db, id: i64, priority: i64, now: i64) -> Result<Option<Task>, DbError> {
     let rows = db.execute(
         &format!(
             "UPDATE tasks SET priority = ?, updated_at = ? WHERE id = ? AND status IN ({OPEN}) RETURNING {COLUMNS}"
         ),
         &[priority.into(), now.into(), id.into()],
     )?;
-    one(&rows)?.ok_or_else(|| refusal(db, id, None, "set the priority of"))
+    one(&rows)
 }
 
 /// The votes recorded on a task: value → distinct workers.
 pub fn votes(db: &dyn Db, id: i64) -> Result<HashMap<i64, i64>, DbError> {
     let rows =
         db.execute("SELECT value, COUNT(*) AS n FROM task_verifications WHERE task = ? GROUP BY value", &[id.into()])?;
-    Ok(rows.iter().map(|row| (row.int("value"), row.int("n"))).collect())
+    Ok(rows.map_all(|row| Ok((row.int("value")?, row.int("n")?)))?.into_iter().collect())
 }
 
 /// Task counts of a project by status (`GET /metrics`, dashboards).
 pub fn counts(db: &dyn Db, project: i64) -> Result<HashMap<TaskStatus, i64>, DbError> {
     let rows =
         db.execute("SELECT status, COUNT(*) AS n FROM tasks WHERE project = ? GROUP BY status", &[project.into()])?;
-    Ok(rows.iter().filter_map(|row| TaskStatus::parse(&row.text("status")).map(|s| (s, row.int("n")))).collect())
+    let counts = rows.map_all(|row| Ok((TaskStatus::parse(&row.text("status")?), row.int("n")?)))?;
+    Ok(counts.into_iter().filter_map(|(status, n)| status.map(|status| (status, n))).collect())
 }
 
 #[cfg(test)]

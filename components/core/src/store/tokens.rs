@@ -56,16 +56,16 @@ pub fn scope(user_id: i64) -> Scope {
 
 const COLUMNS: &str = "id, name, prefix, created_at, last_used_at, expires_at, admin";
 
-fn from_row(row: &Row<'_>) -> Token {
-    Token {
-        id: row.int("id"),
-        name: row.text("name"),
-        prefix: row.text("prefix"),
-        created_at: row.int("created_at"),
-        last_used_at: row.opt_int("last_used_at"),
-        expires_at: row.opt_int("expires_at"),
-        admin: row.bool("admin"),
-    }
+fn from_row(row: &Row<'_>) -> Result<Token, DbError> {
+    Ok(Token {
+        id: row.int("id")?,
+        name: row.text("name")?,
+        prefix: row.text("prefix")?,
+        created_at: row.int("created_at")?,
+        last_used_at: row.opt_int("last_used_at")?,
+        expires_at: row.opt_int("expires_at")?,
+        admin: row.bool("admin")?,
+    })
 }
 
 /// A token to insert.
@@ -99,7 +99,7 @@ pub fn insert(db: &dyn Db, token: &NewToken<'_>) -> Result<Token, DbError> {
             token.expires_at.into(),
         ],
     )?;
-    rows.first().map(|row| from_row(&row)).ok_or_else(|| DbError::Other("INSERT returned no row".into()))
+    rows.map_first(from_row)?.ok_or_else(|| DbError::Other("INSERT returned no row".into()))
 }
 
 /// How many tokens of `kind` a user has.
@@ -108,7 +108,7 @@ pub fn count(db: &dyn Db, user_id: i64, kind: TokenKind) -> Result<i64, DbError>
         "SELECT COUNT(*) AS n FROM api_tokens WHERE user_id = ? AND kind = ?",
         &[user_id.into(), kind.as_str().into()],
     )?;
-    Ok(rows.first().map_or(0, |row| row.int("n")))
+    Ok(rows.map_first(|row| row.int("n"))?.unwrap_or(0))
 }
 
 /// One of a user's named tokens.
@@ -117,7 +117,7 @@ pub fn get(db: &dyn Db, user_id: i64, id: i64) -> Result<Option<Token>, DbError>
         &format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ? AND user_id = ? AND kind = 'api'"),
         &[id.into(), user_id.into()],
     )?;
-    Ok(rows.first().map(|row| from_row(&row)))
+    rows.map_first(from_row)
 }
 
 /// A presented secret's token row joined with its user: everything authentication decides on.
@@ -145,21 +145,20 @@ pub fn lookup(db: &dyn Db, secret_hash: &[u8]) -> Result<Option<Credential>, DbE
          FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.secret_hash = ?",
         &[Value::Blob(secret_hash.to_vec())],
     )?;
-    Ok(rows.first().map(|row| Credential {
-        token_id: row.int("token_id"),
-        kind: if row.text("kind") == "session" { TokenKind::Session } else { TokenKind::Api },
-        token_admin: row.bool("token_admin"),
-        secret_hash: match row.value("secret_hash") {
-            Value::Blob(bytes) => bytes.clone(),
-            _ => Vec::new(),
-        },
-        expires_at: row.opt_int("expires_at"),
-        last_used_at: row.opt_int("last_used_at"),
-        user_id: row.int("user_id"),
-        username: row.text("username"),
-        user_admin: row.bool("user_admin"),
-        user_active: row.bool("user_active"),
-    }))
+    rows.map_first(|row| {
+        Ok(Credential {
+            token_id: row.int("token_id")?,
+            kind: if row.text("kind")? == "session" { TokenKind::Session } else { TokenKind::Api },
+            token_admin: row.bool("token_admin")?,
+            secret_hash: row.blob("secret_hash")?,
+            expires_at: row.opt_int("expires_at")?,
+            last_used_at: row.opt_int("last_used_at")?,
+            user_id: row.int("user_id")?,
+            username: row.text("username")?,
+            user_admin: row.bool("user_admin")?,
+            user_active: row.bool("user_active")?,
+        })
+    })
 }
 
 /// Sets `last_used_at = now` unless it was set less than `granularity` seconds ago (guarded in SQL, so

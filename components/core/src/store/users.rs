@@ -40,23 +40,23 @@ pub const RESOURCE: Resource = Resource { from: "users", fields: FIELDS };
 
 const COLUMNS: &str = "id, username, email, first_name, last_name, active, admin, verified, created_at, last_login";
 
-fn from_row(row: &Row<'_>) -> User {
-    User {
-        id: row.int("id"),
-        username: row.text("username"),
-        email: row.text("email"),
-        first_name: row.text("first_name"),
-        last_name: row.text("last_name"),
-        active: row.bool("active"),
-        admin: row.bool("admin"),
-        verified: row.bool("verified"),
-        created_at: row.int("created_at"),
-        last_login: row.opt_int("last_login"),
-    }
+fn from_row(row: &Row<'_>) -> Result<User, DbError> {
+    Ok(User {
+        id: row.int("id")?,
+        username: row.text("username")?,
+        email: row.text("email")?,
+        first_name: row.text("first_name")?,
+        last_name: row.text("last_name")?,
+        active: row.bool("active")?,
+        admin: row.bool("admin")?,
+        verified: row.bool("verified")?,
+        created_at: row.int("created_at")?,
+        last_login: row.opt_int("last_login")?,
+    })
 }
 
 fn one(db: &dyn Db, sql: &str, params: &[Value]) -> Result<Option<User>, DbError> {
-    Ok(db.execute(sql, params)?.first().map(|row| from_row(&row)))
+    db.execute(sql, params)?.map_first(from_row)
 }
 
 /// A user to insert.
@@ -113,15 +113,15 @@ pub fn find_for_login(db: &dyn Db, identifier: &str) -> Result<Option<(User, Opt
     let column = if identifier.contains('@') { "email" } else { "username" };
     let rows =
         db.execute(&format!("SELECT {COLUMNS}, password FROM users WHERE {column} = ?"), &[identifier.into()])?;
-    Ok(rows.first().map(|row| (from_row(&row), row.opt_text("password"))))
+    rows.map_first(|row| Ok((from_row(row)?, row.opt_text("password")?)))
 }
 
 /// The stored password hash of a user (`None`: no such user or no password).
 pub fn password_hash(db: &dyn Db, id: i64) -> Result<Option<String>, DbError> {
     Ok(db
         .execute("SELECT password FROM users WHERE id = ?", &[id.into()])?
-        .first()
-        .and_then(|row| row.opt_text("password")))
+        .map_first(|row| row.opt_text("password"))?
+        .flatten())
 }
 
 /// Whether another user than `except` has this username.
@@ -151,7 +151,7 @@ pub struct Changes {
 }
 
 /// Applies `changes` and returns the updated user (`None`: no such user). A taken username or email
-/// fails with [`DbError::Constraint`].
+/// fails with [`DbError::Unique`].
 pub fn update(db: &dyn Db, id: i64, changes: &Changes) -> Result<Option<User>, DbError> {
     let mut sets: Vec<&str> = Vec::new();
     let mut params: Vec<Value> = Vec::new();
@@ -241,7 +241,7 @@ mod tests {
         );
         assert_eq!(update(&db, ada.id, &Changes::default()).unwrap(), Some(updated));
         let clash = Changes { email: Some("BOB@example.org".into()), ..Changes::default() };
-        assert!(matches!(update(&db, ada.id, &clash), Err(DbError::Constraint(_))));
+        assert!(matches!(update(&db, ada.id, &clash), Err(DbError::Unique(_))));
         assert_eq!(update(&db, 999, &changes).unwrap(), None);
         record_login(&db, ada.id, 77).unwrap();
         assert_eq!(find(&db, &Ref::Id(ada.id)).unwrap().unwrap().last_login, Some(77));

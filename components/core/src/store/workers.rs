@@ -23,17 +23,17 @@ pub const FIELDS: &[Field] = &[
 /// `/workers` for the query language (alias `w`).
 pub const RESOURCE: Resource = Resource { from: "workers w", fields: FIELDS };
 
-fn from_row(row: &Row<'_>) -> Worker {
-    Worker {
-        id: row.int("id"),
-        alias: row.text("alias"),
-        tags: serde_json::from_str(&row.text("tags")).unwrap_or_default(),
-        meta: serde_json::from_str(&row.text("meta")).unwrap_or_else(|_| serde_json::json!({})),
-        paused: row.bool("paused"),
-        closed_task_count: row.int("closed_task_count"),
-        created_at: row.int("created_at"),
-        updated_at: row.int("updated_at"),
-    }
+fn from_row(row: &Row<'_>) -> Result<Worker, DbError> {
+    Ok(Worker {
+        id: row.int("id")?,
+        alias: row.text("alias")?,
+        tags: serde_json::from_str(&row.text("tags")?).unwrap_or_default(),
+        meta: serde_json::from_str(&row.text("meta")?).unwrap_or_else(|_| serde_json::json!({})),
+        paused: row.bool("paused")?,
+        closed_task_count: row.int("closed_task_count")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
 }
 
 /// Registers a worker with the SHA-256 of its secret.
@@ -52,24 +52,18 @@ pub fn insert(db: &dyn Db, fields: &WorkerFields, secret_hash: &[u8], now: i64) 
             now.into(),
         ],
     )?;
-    rows.first().map(|row| from_row(&row)).ok_or_else(|| DbError::Other("INSERT returned no row".into()))
+    rows.map_first(from_row)?.ok_or_else(|| DbError::Other("INSERT returned no row".into()))
 }
 
 /// A worker by id.
 pub fn get(db: &dyn Db, id: i64) -> Result<Option<Worker>, DbError> {
-    Ok(db.execute(&format!("SELECT {COLUMNS} FROM workers WHERE id = ?"), &[id.into()])?.first().map(|r| from_row(&r)))
+    db.execute(&format!("SELECT {COLUMNS} FROM workers WHERE id = ?"), &[id.into()])?.map_first(from_row)
 }
 
 /// A worker with its secret hash, for authentication only.
 pub fn credential(db: &dyn Db, id: i64) -> Result<Option<(Worker, Vec<u8>)>, DbError> {
     let rows = db.execute(&format!("SELECT {COLUMNS}, secret_hash FROM workers WHERE id = ?"), &[id.into()])?;
-    Ok(rows.first().map(|row| {
-        let hash = match row.value("secret_hash") {
-            crate::db::Value::Blob(bytes) => bytes.clone(),
-            _ => Vec::new(),
-        };
-        (from_row(&row), hash)
-    }))
+    rows.map_first(|row| Ok((from_row(row)?, row.blob("secret_hash")?)))
 }
 
 /// Applies the present fields of a validated patch; `None` when the worker does not exist.
@@ -87,7 +81,7 @@ pub fn update(db: &dyn Db, id: i64, changes: &WorkerChanges, now: i64) -> Result
             id.into(),
         ],
     )?;
-    Ok(rows.first().map(|row| from_row(&row)))
+    rows.map_first(from_row)
 }
 
 /// Sets `paused`; `None` when the worker does not exist.
@@ -96,7 +90,7 @@ pub fn set_paused(db: &dyn Db, id: i64, paused: bool, now: i64) -> Result<Option
         &format!("UPDATE workers SET paused = ?, updated_at = ? WHERE id = ? RETURNING {COLUMNS}"),
         &[paused.into(), now.into(), id.into()],
     )?;
-    Ok(rows.first().map(|row| from_row(&row)))
+    rows.map_first(from_row)
 }
 
 /// Replaces the secret hash (the old secret stops working at once); `None` when the worker does not exist.
@@ -105,20 +99,19 @@ pub fn set_secret_hash(db: &dyn Db, id: i64, secret_hash: &[u8], now: i64) -> Re
         &format!("UPDATE workers SET secret_hash = ?, updated_at = ? WHERE id = ? RETURNING {COLUMNS}"),
         &[crate::db::Value::Blob(secret_hash.to_vec()), now.into(), id.into()],
     )?;
-    Ok(rows.first().map(|row| from_row(&row)))
+    rows.map_first(from_row)
 }
 
 /// `GET /workers/stats`: every worker's alias, closed task count and pause flag, most productive first.
 pub fn stats(db: &dyn Db) -> Result<Vec<WorkerStat>, DbError> {
     let rows = db
         .execute("SELECT id, alias, closed_task_count, paused FROM workers ORDER BY closed_task_count DESC, id", &[])?;
-    Ok(rows
-        .iter()
-        .map(|row| WorkerStat {
-            id: row.int("id"),
-            alias: row.text("alias"),
-            closed_task_count: row.int("closed_task_count"),
-            paused: row.bool("paused"),
+    rows.map_all(|row| {
+        Ok(WorkerStat {
+            id: row.int("id")?,
+            alias: row.text("alias")?,
+            closed_task_count: row.int("closed_task_count")?,
+            paused: row.bool("paused")?,
         })
-        .collect())
+    })
 }

@@ -52,7 +52,7 @@ impl Fx {
                 &[username.into(), format!("{username}@example.org").into(), T0.into()],
             )
             .unwrap();
-        rows.first().unwrap().int("id")
+        rows.first().unwrap().int("id").unwrap()
     }
 
     /// A group with these members.
@@ -64,7 +64,7 @@ impl Fx {
                 &[name.into(), active.into(), T0.into()],
             )
             .unwrap();
-        let group = rows.first().unwrap().int("id");
+        let group = rows.first().unwrap().int("id").unwrap();
         for member in members {
             self.db
                 .execute(
@@ -120,6 +120,6 @@ impl Fx {
             .db
             .execute("SELECT COUNT(*) AS n FROM tasks WHERE ?1 IS NULL OR project = ?1", &[project.into()])
             .unwrap();
-        rows.first().unwrap().int("n")
+        rows.first().unwrap().int("n").unwrap()
     }
 }

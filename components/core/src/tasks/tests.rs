@@ -319,7 +319,7 @@ fn both_claim_forms_use_the_partial_claim_index() {
     for from in [crate::store::tasks::ClaimFrom::default(), one] {
         let (sql, params) = crate::store::tasks::claim_statement(1, &from, T0);
         let plan = fx.db.execute(&format!("EXPLAIN QUERY PLAN {sql}"), &params).unwrap();
-        let steps: Vec<String> = plan.iter().map(|row| row.text("detail")).collect();
+        let steps: Vec<String> = plan.iter().map(|row| row.text("detail").unwrap()).collect();
         assert!(steps.iter().any(|s| s.contains("tasks_claim")), "{steps:#?}");
         assert!(
             !steps.iter().any(|s| s.contains("SCAN t") && !s.contains("INDEX")),
@@ -492,7 +492,7 @@ fn closing_a_task_chains_a_copy_and_skips_a_duplicate() {
     assert_eq!(fx.release(worker, task.id, 0, None, Some("out")).status, TaskStatus::Closed);
     let copies = fx.db.execute("SELECT id FROM tasks WHERE project = ?", &[next.id.into()]).unwrap();
     assert_eq!(copies.rows.len(), 1);
-    let copy = fx.task(copies.first().unwrap().int("id"));
+    let copy = fx.task(copies.first().unwrap().int("id").unwrap());
     assert_eq!((copy.recipe.as_str(), copy.priority, copy.hash64), ("stage 1", 4, 77));
     assert_eq!((copy.max_retries, copy.max_assign_time, copy.verification_count, copy.retries), (5, 30, 0, 0));
     assert_eq!((copy.status, copy.result.as_deref()), (TaskStatus::New, None));
@@ -692,6 +692,6 @@ fn concurrent_claimers_never_share_a_task() {
     assert_eq!((total, all.len()), (TASKS, TASKS), "every task claimed exactly once");
     let db = NativeDb::open(&path).unwrap();
     let rows = db.execute("SELECT COUNT(*) AS n FROM tasks WHERE status = 'assigned' AND claims = 1", &[]).unwrap();
-    assert_eq!(rows.first().unwrap().int("n"), TASKS as i64);
+    assert_eq!(rows.first().unwrap().int("n").unwrap(), TASKS as i64);
     drop(db);
 }

@@ -21,7 +21,10 @@ fn registration_shows_the_secret_once_and_stores_only_its_hash() {
     assert_eq!((&json["tags"], &json["meta"], &json["paused"]), (&json!(["gpu"]), &json!({"cores": 8}), &json!(false)));
     assert_eq!(json["secret"], created.secret.as_str());
     let stored = fx.db.execute("SELECT secret_hash FROM workers WHERE id = ?", &[created.worker.id.into()]).unwrap();
-    assert_eq!(stored.first().unwrap().value("secret_hash"), &crate::db::Value::Blob(secrets::sha256(&created.secret)));
+    assert_eq!(
+        stored.first().unwrap().value("secret_hash").unwrap(),
+        &crate::db::Value::Blob(secrets::sha256(&created.secret))
+    );
     assert!(!serde_json::to_string(&get(&fx.db, created.worker.id).unwrap()).unwrap().contains(&created.secret));
     assert_ne!(register_alias(&fx, "gpu-1").secret, created.secret, "aliases may repeat; secrets never");
     let reserved = register(&fx.db, &WorkerInput { alias: "unassigned".into(), ..WorkerInput::default() }, T0);
@@ -134,7 +137,7 @@ fn logs_keep_the_newest_rows_per_project() {
     assert_eq!(crate::store::logs::count(&fx.db, Some(q.id)).unwrap(), 3, "other projects are not trimmed");
     assert_eq!(crate::store::logs::count(&fx.db, None).unwrap(), 2);
     let kept = fx.db.execute("SELECT message FROM logs WHERE project = ? ORDER BY id", &[p.id.into()]).unwrap();
-    let kept: Vec<String> = kept.iter().map(|row| row.text("message")).collect();
+    let kept: Vec<String> = kept.iter().map(|row| row.text("message").unwrap()).collect();
     assert_eq!(kept, ["m7", "m8", "m9", "m10", "m11"], "the newest five");
 
     let record =
@@ -166,12 +169,12 @@ fn log_retention_is_one_indexed_range() {
         .db
         .execute("EXPLAIN QUERY PLAN DELETE FROM logs WHERE project IS ? AND seq <= ?", &[1.into(), 10.into()])
         .unwrap();
-    let steps: Vec<String> = plan.iter().map(|row| row.text("detail")).collect();
+    let steps: Vec<String> = plan.iter().map(|row| row.text("detail").unwrap()).collect();
     assert!(steps.iter().any(|s| s.contains("logs_by_project_seq")), "{steps:?}");
     let plan = fx
         .db
         .execute("EXPLAIN QUERY PLAN SELECT MAX(seq) FROM logs WHERE project IS ?", &[crate::db::Value::Null])
         .unwrap();
-    let steps: Vec<String> = plan.iter().map(|row| row.text("detail")).collect();
+    let steps: Vec<String> = plan.iter().map(|row| row.text("detail").unwrap()).collect();
     assert!(steps.iter().any(|s| s.contains("logs_by_project_seq")), "{steps:?}");
 }
