@@ -3,7 +3,7 @@
 
 use crate::stats::{Recorder, Summary, rss_mib};
 use anyhow::{Result, anyhow};
-use conveyor_core::db::NativeDb;
+use conveyor_core::connection::NativeDb;
 use conveyor_core::domain::task::{ReleaseRequest, TaskSpec};
 use conveyor_core::platform::MemoryKv;
 use conveyor_core::tasks::{self, ClaimTarget};

@@ -6,9 +6,12 @@ pub mod auth;
 pub mod caller;
 pub mod clock;
 pub mod compat;
+pub mod connection;
 pub mod control;
 pub mod db;
 pub mod domain;
+#[cfg(target_arch = "wasm32")]
+pub mod entry;
 pub mod error;
 pub mod http;
 pub mod logs;

@@ -54,7 +54,7 @@ fn is_comment_only(statement: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::NativeDb;
+    use crate::connection::NativeDb;
 
     #[test]
     fn a_fresh_database_reaches_the_latest_version_and_stays_there() {

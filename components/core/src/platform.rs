@@ -46,15 +46,14 @@ impl Kv for MemoryKv {
 }
 
 #[cfg(target_arch = "wasm32")]
-pub use spin_platform::{SpinPlatform, serve, serve_mapped};
+pub use spin_platform::SpinPlatform;
 
 #[cfg(target_arch = "wasm32")]
 mod spin_platform {
     use super::{Kv, Platform};
-    use crate::db::{Db, DbError, SpinDb};
+    use crate::connection::SpinDb;
+    use crate::db::{Db, DbError};
     use crate::error::ApiError;
-    use crate::http::Request;
-    use crate::router::Router;
     use spin_sdk::key_value::Store;
 
     /// Spin's sqlite, key-value and variables interfaces.
@@ -92,41 +91,5 @@ mod spin_platform {
                 spin_sdk::http::run(spin_sdk::http::send(request)).map_err(ApiError::internal)?;
             Ok(*response.status())
         }
-    }
-
-    /// Serves one Spin request with a component's router.
-    pub fn serve(router: &Router, request: spin_sdk::http::Request) -> spin_sdk::http::Response {
-        serve_mapped(router, request, crate::http::Response::error)
-    }
-
-    /// [`serve`], answering errors with `on_error` (the wire-compatible surfaces' own envelopes).
-    pub fn serve_mapped(
-        router: &Router,
-        request: spin_sdk::http::Request,
-        on_error: fn(&ApiError) -> crate::http::Response,
-    ) -> spin_sdk::http::Response {
-        let header = |name: &str| request.header(name).and_then(|v| v.as_str()).map(str::to_string);
-        let full_url = header("spin-full-url").unwrap_or_default();
-        let base_url =
-            full_url.find("://").and_then(|i| full_url[i + 3..].find('/').map(|j| full_url[..i + 3 + j].to_string()));
-        let converted = Request {
-            method: request.method().to_string(),
-            path: request.path().to_string(),
-            query: request.query().to_string(),
-            headers: request
-                .headers()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or("").to_string()))
-                .collect(),
-            client_addr: header("spin-client-addr"),
-            base_url: base_url.unwrap_or_default(),
-            body: request.into_body(),
-        };
-        let response = router.handle_mapped(&SpinPlatform, converted, on_error);
-        let mut builder = spin_sdk::http::Response::builder();
-        builder.status(response.status);
-        for (name, value) in response.headers {
-            builder.header(name, value);
-        }
-        builder.body(response.body).build()
     }
 }

@@ -175,7 +175,7 @@ pub fn retry(db: &dyn Db, id: i64, now: i64) -> Result<Task, ApiError> {
 
 /// Sets the priority (a 32-bit integer) of an open task (409 when closed or cancelled).
 pub fn set_priority(db: &dyn Db, id: i64, priority: i64, now: i64) -> Result<Task, ApiError> {
-    task::within_i32(priority).map_err(|message| ApiError::invalid_field("priority", message))?;
+    crate::domain::within_i32(priority).map_err(|message| ApiError::invalid_field("priority", message))?;
     store::set_priority(db, id, priority, now)?.ok_or_else(|| refused(db, id, None, "set the priority of"))
 }
 

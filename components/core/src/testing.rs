@@ -1,7 +1,8 @@
 //! Test support: a native [`Platform`] over a SQLite file, an in-memory key-value store, fixed variables
 //! and a recorder for outbound JSON posts.
 
-use crate::db::{Db, DbError, NativeDb};
+use crate::connection::NativeDb;
+use crate::db::{Db, DbError};
 use crate::error::ApiError;
 use crate::platform::{Kv, MemoryKv, Platform};
 use std::collections::HashMap;

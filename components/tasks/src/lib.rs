@@ -216,5 +216,5 @@ fn router() -> Router {
 
 #[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
-    conveyor_core::platform::serve(&router(), request)
+    conveyor_core::entry::serve(&router(), request)
 }

@@ -528,5 +528,5 @@ fn router() -> Router {
 
 #[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
-    conveyor_core::platform::serve_mapped(&router(), request, wire::error)
+    conveyor_core::entry::serve_mapped(&router(), request, wire::error)
 }

@@ -119,5 +119,5 @@ fn router() -> Router {
 
 #[http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
-    conveyor_core::platform::serve(&router(), request)
+    conveyor_core::entry::serve(&router(), request)
 }

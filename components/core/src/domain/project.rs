@@ -2,7 +2,7 @@
 //! renders for projects, grants, worker access and assignees. Pure: no I/O.
 
 use crate::domain::accounts::{Checks, Ref};
-use crate::domain::task::within_i32;
+use crate::domain::within_i32;
 use crate::error::ApiError;
 use serde::{Deserialize, Deserializer, Serialize};
 

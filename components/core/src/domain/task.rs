@@ -2,6 +2,7 @@
 //! `unique_string`, and validation of submitted tasks. Pure: no I/O, no clock.
 
 use crate::domain::accounts::Checks;
+use crate::domain::within_i32;
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -250,14 +251,6 @@ pub fn validate_bulk(items: &[TaskSpec]) -> Result<Vec<NewTask>, ApiError> {
 pub fn recipe(value: &str) -> Result<(), String> {
     if value.len() > MAX_RECIPE_BYTES {
         return Err(format!("must be at most {MAX_RECIPE_BYTES} bytes, got {}", value.len()));
-    }
-    Ok(())
-}
-
-/// A priority: a 32-bit signed integer.
-pub fn within_i32(value: i64) -> Result<(), String> {
-    if i32::try_from(value).is_err() {
-        return Err(format!("must be between {} and {}", i32::MIN, i32::MAX));
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 use super::*;
-use crate::db::{Db, NativeDb};
+use crate::connection::NativeDb;
+use crate::db::Db;
 use crate::error::ApiError;
 use crate::http::Request;
 use serde_json::json;

@@ -105,7 +105,7 @@ pub fn activations_scope(now: i64) -> Scope {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::NativeDb;
+    use crate::connection::NativeDb;
     use crate::query;
     use crate::store::users;
 

@@ -156,7 +156,7 @@ pub fn of_user(db: &dyn Db, user_id: i64) -> Result<Vec<serde_json::Value>, DbEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::NativeDb;
+    use crate::connection::NativeDb;
     use crate::store::users;
 
     fn user(db: &dyn Db, name: &str) -> i64 {

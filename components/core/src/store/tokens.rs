@@ -201,7 +201,7 @@ pub fn purge_expired_sessions(db: &dyn Db, user_id: i64, now: i64) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::NativeDb;
+    use crate::connection::NativeDb;
     use crate::store::users;
 
     fn setup() -> (NativeDb, i64) {

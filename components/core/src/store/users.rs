@@ -192,7 +192,7 @@ pub fn delete(db: &dyn Db, id: i64) -> Result<bool, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::NativeDb;
+    use crate::connection::NativeDb;
 
     fn new_user<'a>(username: &'a str, email: &'a str) -> NewUser<'a> {
         NewUser {

@@ -1,7 +1,8 @@
 //! Shared fixtures for the queue tests: a migrated in-memory database, a key-value store, and shortcuts
 //! to create projects, workers, users, groups and tasks.
 
-use crate::db::{Db, NativeDb};
+use crate::connection::NativeDb;
+use crate::db::Db;
 use crate::domain::project::{Project, ProjectInput};
 use crate::domain::task::{ReleaseRequest, Released, Task, TaskSpec};
 use crate::domain::worker::WorkerInput;

@@ -1,5 +1,6 @@
 use super::*;
-use crate::db::{Db, NativeDb};
+use crate::connection::NativeDb;
+use crate::db::Db;
 use crate::domain::accounts::Ref;
 use crate::domain::task::{Extend, TaskStatus, hash_unique_string};
 use crate::tasks;
