@@ -8,6 +8,8 @@ use serde::de::DeserializeOwned;
 pub const BODY_LIMIT: usize = 1 << 20;
 /// Body limit of bulk routes.
 pub const BULK_BODY_LIMIT: usize = 16 << 20;
+/// Body limit of the routes carrying one recipe or output (1 MiB of text, up to 6× that JSON-escaped).
+pub const PAYLOAD_BODY_LIMIT: usize = 8 << 20;
 
 /// An incoming request as a handler sees it.
 #[derive(Debug, Clone, Default)]

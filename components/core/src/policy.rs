@@ -25,7 +25,7 @@ use crate::store::projects as store;
 pub fn principal_role(db: &dyn Db, principal: &Principal, project: &Project) -> Result<i64, ApiError> {
     match principal {
         Principal::User(user) if !principal.is_admin() => {
-            let (own, groups) = store::grants_of_user(db, project.id, user.id)?;
+            let (own, groups) = crate::store::grants::of_user(db, project.id, user.id)?;
             Ok(principal.project_role(own, &groups))
         }
         _ => Ok(principal.project_role(0, &[])),

@@ -1,7 +1,7 @@
 //! Project services (SPEC §3) shared by the native API, the RPC endpoint and the compatibility adapters:
 //! CRUD, grants, the project secret, worker access requests, control actions and assignees.
 //!
-//! Authorisation is the caller's: handlers compute the caller's role (`store::projects::grants_of_user` +
+//! Authorisation is the caller's: handlers compute the caller's role (`store::grants::of_user` +
 //! `auth::Principal::project_role`, or a worker's [`WorkerAccess`]) and check it with [`authorize`] /
 //! [`require_read`], which answer 404 instead of 403 for hidden projects. [`Action`] says which role each
 //! control action needs.
@@ -13,6 +13,8 @@ use crate::domain::project::{
 };
 use crate::domain::roles;
 use crate::error::ApiError;
+use crate::store::access as access_store;
+use crate::store::grants as grants_store;
 use crate::store::projects as store;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -65,7 +67,7 @@ pub fn create(db: &dyn Db, creator: Option<i64>, input: &ProjectInput, now: i64)
         check_chain(db, None, fields.chain)?;
         let project = store::insert(db, &fields, now)?.ok_or_else(|| name_taken(&fields.name))?;
         if let Some(user) = creator {
-            store::set_user_grant(db, project.id, user, roles::ALL)?;
+            grants_store::set_user(db, project.id, user, roles::ALL)?;
         }
         Ok(project)
     })
@@ -97,7 +99,7 @@ pub fn delete(db: &dyn Db, id: i64) -> Result<(), ApiError> {
 
 /// Every grant on the project.
 pub fn grants(db: &dyn Db, project: i64) -> Result<Grants, ApiError> {
-    Ok(store::grants(db, project)?)
+    Ok(grants_store::of_project(db, project)?)
 }
 
 fn check_role(role: i64) -> Result<(), ApiError> {
@@ -144,16 +146,16 @@ pub fn group_grant(db: &dyn Db, project: i64, group: i64) -> Result<Option<Group
 pub fn set_user_grant(db: &dyn Db, project: i64, user: i64, role: i64) -> Result<Grants, ApiError> {
     check_role(role)?;
     if role == 0 {
-        store::delete_user_grant(db, project, user)?;
+        grants_store::delete_user(db, project, user)?;
     } else {
-        store::set_user_grant(db, project, user, role).map_err(|e| missing_subject(e, "project or user"))?;
+        grants_store::set_user(db, project, user, role).map_err(|e| missing_subject(e, "project or user"))?;
     }
     grants(db, project)
 }
 
 /// Removes a user's grant; 404 when there is none.
 pub fn delete_user_grant(db: &dyn Db, project: i64, user: i64) -> Result<(), ApiError> {
-    if store::delete_user_grant(db, project, user)? {
+    if grants_store::delete_user(db, project, user)? {
         Ok(())
     } else {
         Err(ApiError::NotFound(format!("user {user} has no grant on project {project}")))
@@ -164,16 +166,16 @@ pub fn delete_user_grant(db: &dyn Db, project: i64, user: i64) -> Result<(), Api
 pub fn set_group_grant(db: &dyn Db, project: i64, group: i64, role: i64) -> Result<Grants, ApiError> {
     check_role(role)?;
     if role == 0 {
-        store::delete_group_grant(db, project, group)?;
+        grants_store::delete_group(db, project, group)?;
     } else {
-        store::set_group_grant(db, project, group, role).map_err(|e| missing_subject(e, "project or group"))?;
+        grants_store::set_group(db, project, group, role).map_err(|e| missing_subject(e, "project or group"))?;
     }
     grants(db, project)
 }
 
 /// Removes a group's grant; 404 when there is none.
 pub fn delete_group_grant(db: &dyn Db, project: i64, group: i64) -> Result<(), ApiError> {
-    if store::delete_group_grant(db, project, group)? {
+    if grants_store::delete_group(db, project, group)? {
         Ok(())
     } else {
         Err(ApiError::NotFound(format!("group {group} has no grant on project {project}")))
@@ -214,7 +216,7 @@ pub fn request_access(
 ) -> Result<WorkerAccess, ApiError> {
     request.validate()?;
     get(db, project)?;
-    crate::db::transaction(db, || match store::access(db, project, worker)? {
+    crate::db::transaction(db, || match access_store::get(db, project, worker)? {
         Some(granted) if granted.accepted() => {
             if (!request.assign || granted.assign) && (!request.submit || granted.submit) {
                 return Ok(granted);
@@ -224,18 +226,18 @@ pub fn request_access(
                 "this worker's access was already accepted; a manager must reject it before it can ask for more",
             ))
         }
-        _ => Ok(store::upsert_request(db, project, worker, request.assign, request.submit, now)?),
+        _ => Ok(access_store::upsert_request(db, project, worker, request.assign, request.submit, now)?),
     })
 }
 
 /// Every request and grant of the project, pending first.
 pub fn access_requests(db: &dyn Db, project: i64) -> Result<Vec<WorkerAccess>, ApiError> {
-    Ok(store::access_list(db, project)?)
+    Ok(access_store::list(db, project)?)
 }
 
 /// A worker's access row, if any (for authorisation of worker calls).
 pub fn worker_access(db: &dyn Db, project: i64, worker: i64) -> Result<Option<WorkerAccess>, ApiError> {
-    Ok(store::access(db, project, worker)?)
+    Ok(access_store::get(db, project, worker)?)
 }
 
 fn no_request(project: i64, worker: i64) -> ApiError {
@@ -244,10 +246,10 @@ fn no_request(project: i64, worker: i64) -> ApiError {
 
 /// Accepts a pending request: 404 without one, 409 `already_accepted`.
 pub fn accept_request(db: &dyn Db, project: i64, worker: i64, now: i64) -> Result<WorkerAccess, ApiError> {
-    if let Some(accepted) = store::accept(db, project, worker, now)? {
+    if let Some(accepted) = access_store::accept(db, project, worker, now)? {
         return Ok(accepted);
     }
-    match store::access(db, project, worker)? {
+    match access_store::get(db, project, worker)? {
         Some(_) => Err(ApiError::conflict("already_accepted", "this worker's request was already accepted")),
         None => Err(no_request(project, worker)),
     }
@@ -255,7 +257,7 @@ pub fn accept_request(db: &dyn Db, project: i64, worker: i64, now: i64) -> Resul
 
 /// Rejects a pending request or revokes accepted access: 404 when there is none.
 pub fn reject_request(db: &dyn Db, project: i64, worker: i64) -> Result<(), ApiError> {
-    if store::reject(db, project, worker)? { Ok(()) } else { Err(no_request(project, worker)) }
+    if access_store::reject(db, project, worker)? { Ok(()) } else { Err(no_request(project, worker)) }
 }
 
 // ---------------------------------------------------------------------------------------------------------

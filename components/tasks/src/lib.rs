@@ -8,7 +8,7 @@ use conveyor_core::caller::{self, Caller};
 use conveyor_core::domain::task::{
     BulkSubmitRequest, ClaimRequest, HeartbeatRequest, ReleaseRequest, SubmitRequest, Task,
 };
-use conveyor_core::http::BULK_BODY_LIMIT;
+use conveyor_core::http::{BULK_BODY_LIMIT, PAYLOAD_BODY_LIMIT};
 use conveyor_core::policy;
 use conveyor_core::tasks::{self, ClaimTarget};
 use conveyor_core::{ApiError, Ctx, Response, Router, clock, control, projects, route};
@@ -17,9 +17,6 @@ use std::time::{Duration, Instant};
 
 /// The longest long-poll a claim may ask for (SPEC §4), in seconds.
 const MAX_WAIT: i64 = 20;
-/// Body limit of the routes carrying a recipe or an output: either may be 1 MiB of text, which JSON escaping
-/// can blow up to 6 MiB (`\u0000`), so the default 1 MiB limit would refuse legal requests.
-const PAYLOAD_BODY_LIMIT: usize = 8 << 20;
 /// How long a waiting claim sleeps between attempts.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 

@@ -13,7 +13,7 @@ use conveyor_core::domain::accounts::{Ref, SESSION_TTL};
 use conveyor_core::domain::project::{AccessRequest, Project};
 use conveyor_core::domain::roles;
 use conveyor_core::domain::worker::{LogLevel, WorkerInput, WorkerPatch};
-use conveyor_core::http::BULK_BODY_LIMIT;
+use conveyor_core::http::{BULK_BODY_LIMIT, PAYLOAD_BODY_LIMIT};
 use conveyor_core::policy;
 use conveyor_core::projects::{self, SecretKind};
 use conveyor_core::query::{self, Listing, Scope};
@@ -21,8 +21,6 @@ use conveyor_core::tasks::{self, ClaimTarget};
 use conveyor_core::{ApiError, Ctx, Response, Router, clock, logs, route, workers};
 use serde_json::{Value as Json, json};
 
-/// Body limit of the routes carrying a recipe (1 MiB of text, up to 6× that JSON-escaped).
-const PAYLOAD_BODY_LIMIT: usize = 8 << 20;
 /// Most rows one listing (`/project/list`, `/logs`, `/manager/list`) pages through.
 const PAGE: i64 = 1000;
 

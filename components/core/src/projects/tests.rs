@@ -23,7 +23,7 @@ fn create_validates_gives_the_creator_admin_and_refuses_taken_names() {
     let project = create(&fx.db, Some(ada), &input("Render"), T0).unwrap();
     assert_eq!((project.name.as_str(), project.visibility, project.paused), ("Render", Visibility::Public, false));
     assert_eq!((project.created_at, project.new, project.chain), (T0, 0, None));
-    assert_eq!(store::user_role(&fx.db, project.id, ada).unwrap(), roles::ALL);
+    assert_eq!(grants_store::user_role(&fx.db, project.id, ada).unwrap(), roles::ALL);
     let json = serde_json::to_value(&project).unwrap();
     assert!(json.get("secret").is_none() && json.get("webhook_secret").is_none());
     assert_eq!(json.as_object().unwrap().len(), 18, "SPEC §3 fields and counters: {json}");
@@ -78,7 +78,7 @@ fn deleting_a_project_removes_its_tasks_and_unsets_chains_into_it() {
     delete(&fx.db, target.id).unwrap();
     assert_eq!(fx.count_tasks(None), 0);
     assert_eq!(fx.reload(&source).chain, None);
-    assert!(store::access(&fx.db, target.id, worker).unwrap().is_none());
+    assert!(access_store::get(&fx.db, target.id, worker).unwrap().is_none());
     assert_eq!(delete(&fx.db, target.id).unwrap_err().status(), 404);
 }
 
@@ -101,20 +101,23 @@ fn roles_are_the_or_of_user_and_active_group_grants() {
     assert_eq!(grants.groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["editors", "retired"]);
     assert_eq!(grants.users[0].preset, Some("read"));
     assert_eq!(
-        store::user_role(&fx.db, project.id, ada).unwrap(),
+        grants_store::user_role(&fx.db, project.id, ada).unwrap(),
         roles::READ | roles::EDIT,
         "inactive groups grant nothing"
     );
-    assert_eq!(store::user_role(&fx.db, project.id, bob).unwrap(), roles::READ | roles::EDIT);
-    let (own, groups) = store::grants_of_user(&fx.db, project.id, ada).unwrap();
+    assert_eq!(grants_store::user_role(&fx.db, project.id, bob).unwrap(), roles::READ | roles::EDIT);
+    let (own, groups) = grants_store::of_user(&fx.db, project.id, ada).unwrap();
     assert_eq!((own, groups), (roles::READ, vec![roles::READ | roles::EDIT]));
     // Replacing, removing with 0 and deleting.
     set_user_grant(&fx.db, project.id, ada, roles::MAINTENANCE).unwrap();
-    assert_eq!(store::user_role(&fx.db, project.id, ada).unwrap(), roles::MAINTENANCE | roles::READ | roles::EDIT);
+    assert_eq!(
+        grants_store::user_role(&fx.db, project.id, ada).unwrap(),
+        roles::MAINTENANCE | roles::READ | roles::EDIT
+    );
     assert!(set_user_grant(&fx.db, project.id, ada, 0).unwrap().users.is_empty());
     assert_eq!(delete_user_grant(&fx.db, project.id, ada).unwrap_err().status(), 404);
     delete_group_grant(&fx.db, project.id, editors).unwrap();
-    assert_eq!(store::user_role(&fx.db, project.id, bob).unwrap(), 0);
+    assert_eq!(grants_store::user_role(&fx.db, project.id, bob).unwrap(), 0);
     assert_eq!(set_user_grant(&fx.db, project.id, bob, 32).unwrap_err().status(), 422);
     assert_eq!(set_user_grant(&fx.db, project.id, bob, -1).unwrap_err().status(), 422);
     assert_eq!(set_user_grant(&fx.db, project.id, 999, roles::READ).unwrap_err().status(), 404);

@@ -2,7 +2,9 @@
 //! return typed rows. Secrets (password and token hashes) are read only by the functions that need them
 //! and never appear in the types the API renders.
 
+pub mod access;
 pub mod codes;
+pub mod grants;
 pub mod groups;
 pub mod logs;
 pub mod projects;

@@ -1,5 +1,5 @@
-//! `projects`, `project_user_grants`, `project_group_grants`, `worker_access`, and the project-wide task
-//! actions (reset_failed, reclaim_assigned, hard_reset). The project secret and webhook secret are separate
+//! `projects`, and the project-wide task actions (reset_failed, reclaim_assigned, hard_reset). Grants are
+//! `store::grants`, worker access `store::access`. The project secret and webhook secret are separate
 //! reads so that [`Project`], which the API renders, cannot carry them.
 //!
 //! Visibility and access are SQL conditions over the alias `p` (a [`Scope`]) so that listing, reading and
@@ -8,9 +8,7 @@
 
 use crate::db::{Db, DbError, Row, Value};
 use crate::domain::accounts::Ref;
-use crate::domain::project::{
-    AccessStatus, Assignee, Grants, GroupGrant, Project, ProjectFields, UserGrant, Visibility, WorkerAccess,
-};
+use crate::domain::project::{Assignee, Project, ProjectFields, Visibility};
 use crate::domain::roles;
 use crate::query::{Field, Kind, Resource, Scope};
 
@@ -212,103 +210,6 @@ pub fn set_secret(db: &dyn Db, id: i64, kind: SecretKind, value: Option<&str>, n
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Grants
-
-/// Sets a user's role (1–31) on a project, replacing any previous grant.
-pub fn set_user_grant(db: &dyn Db, project: i64, user: i64, role: i64) -> Result<(), DbError> {
-    db.execute(
-        "INSERT INTO project_user_grants (project_id, user_id, role) VALUES (?, ?, ?) \
-         ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
-        &[project.into(), user.into(), role.into()],
-    )?;
-    Ok(())
-}
-
-/// Removes a user's grant; false when there was none.
-pub fn delete_user_grant(db: &dyn Db, project: i64, user: i64) -> Result<bool, DbError> {
-    let rows = db.execute(
-        "DELETE FROM project_user_grants WHERE project_id = ? AND user_id = ? RETURNING role",
-        &[project.into(), user.into()],
-    )?;
-    Ok(!rows.rows.is_empty())
-}
-
-/// Sets a group's role (1–31) on a project, replacing any previous grant.
-pub fn set_group_grant(db: &dyn Db, project: i64, group: i64, role: i64) -> Result<(), DbError> {
-    db.execute(
-        "INSERT INTO project_group_grants (project_id, group_id, role) VALUES (?, ?, ?) \
-         ON CONFLICT (project_id, group_id) DO UPDATE SET role = excluded.role",
-        &[project.into(), group.into(), role.into()],
-    )?;
-    Ok(())
-}
-
-/// Removes a group's grant; false when there was none.
-pub fn delete_group_grant(db: &dyn Db, project: i64, group: i64) -> Result<bool, DbError> {
-    let rows = db.execute(
-        "DELETE FROM project_group_grants WHERE project_id = ? AND group_id = ? RETURNING role",
-        &[project.into(), group.into()],
-    )?;
-    Ok(!rows.rows.is_empty())
-}
-
-/// Every grant on a project, users by username and groups by name.
-pub fn grants(db: &dyn Db, project: i64) -> Result<Grants, DbError> {
-    let users = db.execute(
-        "SELECT g.user_id, u.username, g.role FROM project_user_grants g JOIN users u ON u.id = g.user_id \
-         WHERE g.project_id = ? ORDER BY u.username",
-        &[project.into()],
-    )?;
-    let groups = db.execute(
-        "SELECT g.group_id, ug.name, g.role FROM project_group_grants g JOIN user_groups ug ON ug.id = g.group_id \
-         WHERE g.project_id = ? ORDER BY ug.name",
-        &[project.into()],
-    )?;
-    Ok(Grants {
-        users: users.map_all(|row| {
-            Ok(UserGrant {
-                user: row.int("user_id")?,
-                username: row.text("username")?,
-                role: row.int("role")?,
-                preset: roles::preset_name(row.int("role")?),
-            })
-        })?,
-        groups: groups.map_all(|row| {
-            Ok(GroupGrant {
-                group: row.int("group_id")?,
-                name: row.text("name")?,
-                role: row.int("role")?,
-                preset: roles::preset_name(row.int("role")?),
-            })
-        })?,
-    })
-}
-
-/// A user's own grant (0 when none) and the grants of their active groups, for
-/// `auth::Principal::project_role`.
-pub fn grants_of_user(db: &dyn Db, project: i64, user: i64) -> Result<(i64, Vec<i64>), DbError> {
-    let own = db
-        .execute(
-            "SELECT role FROM project_user_grants WHERE project_id = ? AND user_id = ?",
-            &[project.into(), user.into()],
-        )?
-        .map_first(|row| row.int("role"))?
-        .unwrap_or(0);
-    let groups = db.execute(
-        "SELECT g.role FROM project_group_grants g JOIN group_members m ON m.group_id = g.group_id \
-         JOIN user_groups ug ON ug.id = g.group_id WHERE g.project_id = ? AND m.user_id = ? AND ug.active = 1",
-        &[project.into(), user.into()],
-    )?;
-    Ok((own, groups.map_all(|row| row.int("role"))?))
-}
-
-/// A user's role on a project: the OR of their grant and their active groups' grants (admins not included).
-pub fn user_role(db: &dyn Db, project: i64, user: i64) -> Result<i64, DbError> {
-    let (own, groups) = grants_of_user(db, project, user)?;
-    Ok(roles::combine(own, &groups))
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Visibility and access scopes (SQL over the alias `p`)
 
 /// Projects a user may read: public ones, and any where their role (own or an active group's) has READ.
@@ -370,85 +271,6 @@ pub fn assign_rated(db: &dyn Db, scope: &Scope) -> Result<Vec<(i64, f64)>, DbErr
         &scope.params,
     )?;
     rows.map_all(|row| Ok((row.int("id")?, row.real("assign_rate")?)))
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Worker access
-
-const ACCESS_SELECT: &str = "SELECT a.project_id, a.worker_id, w.alias, a.assign, a.submit, a.accepted, \
-     a.requested_at, a.decided_at FROM worker_access a JOIN workers w ON w.id = a.worker_id";
-
-fn access_from_row(row: &Row<'_>) -> Result<WorkerAccess, DbError> {
-    Ok(WorkerAccess {
-        project: row.int("project_id")?,
-        worker: row.int("worker_id")?,
-        alias: row.text("alias")?,
-        assign: row.bool("assign")?,
-        submit: row.bool("submit")?,
-        status: if row.bool("accepted")? { AccessStatus::Accepted } else { AccessStatus::Pending },
-        requested_at: row.int("requested_at")?,
-        decided_at: row.opt_int("decided_at")?,
-    })
-}
-
-/// A worker's access row on a project.
-pub fn access(db: &dyn Db, project: i64, worker: i64) -> Result<Option<WorkerAccess>, DbError> {
-    let rows = db.execute(
-        &format!("{ACCESS_SELECT} WHERE a.project_id = ? AND a.worker_id = ?"),
-        &[project.into(), worker.into()],
-    )?;
-    rows.map_first(access_from_row)
-}
-
-/// Every access row of a project: pending first, then by worker id.
-pub fn access_list(db: &dyn Db, project: i64) -> Result<Vec<WorkerAccess>, DbError> {
-    let rows = db.execute(
-        &format!("{ACCESS_SELECT} WHERE a.project_id = ? ORDER BY a.accepted, a.worker_id"),
-        &[project.into()],
-    )?;
-    rows.map_all(access_from_row)
-}
-
-/// Records a pending request, or replaces the flags of a pending one; an accepted row is left as it is.
-/// Returns the row as it now stands.
-pub fn upsert_request(
-    db: &dyn Db,
-    project: i64,
-    worker: i64,
-    assign: bool,
-    submit: bool,
-    now: i64,
-) -> Result<WorkerAccess, DbError> {
-    db.execute(
-        "INSERT INTO worker_access (project_id, worker_id, assign, submit, accepted, requested_at) \
-         VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (project_id, worker_id) DO UPDATE SET \
-         assign = excluded.assign, submit = excluded.submit, requested_at = excluded.requested_at \
-         WHERE worker_access.accepted = 0",
-        &[project.into(), worker.into(), assign.into(), submit.into(), now.into()],
-    )?;
-    access(db, project, worker)?.ok_or_else(|| DbError::Other("access row vanished".into()))
-}
-
-/// Accepts a pending request (one guarded statement): `None` when there is no pending request.
-pub fn accept(db: &dyn Db, project: i64, worker: i64, now: i64) -> Result<Option<WorkerAccess>, DbError> {
-    let rows = db.execute(
-        "UPDATE worker_access SET accepted = 1, decided_at = ? WHERE project_id = ? AND worker_id = ? \
-         AND accepted = 0 RETURNING worker_id",
-        &[now.into(), project.into(), worker.into()],
-    )?;
-    if rows.rows.is_empty() {
-        return Ok(None);
-    }
-    access(db, project, worker)
-}
-
-/// Rejects a request or revokes accepted access (deletes the row); false when there is none.
-pub fn reject(db: &dyn Db, project: i64, worker: i64) -> Result<bool, DbError> {
-    let rows = db.execute(
-        "DELETE FROM worker_access WHERE project_id = ? AND worker_id = ? RETURNING worker_id",
-        &[project.into(), worker.into()],
-    )?;
-    Ok(!rows.rows.is_empty())
 }
 
 // ---------------------------------------------------------------------------------------------------------
