@@ -16,19 +16,8 @@ use crate::router::Ctx;
 use crate::secrets;
 use crate::store::tokens::{self, TokenKind};
 
-/// The login session cookie.
+/// The login session cookie (set and cleared by [`session`](crate::session)).
 pub const SESSION_COOKIE: &str = "conveyor_session";
-
-/// The `Set-Cookie` value of a login session: HttpOnly, SameSite=Lax, Path=/, `Secure` on https.
-pub fn session_cookie(token: &str, max_age: i64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}")
-}
-
-/// The `Set-Cookie` value that removes the session cookie.
-pub fn clear_session_cookie(secure: bool) -> String {
-    session_cookie("", 0, secure)
-}
 
 /// The caller of a request.
 ///

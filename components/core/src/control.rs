@@ -71,9 +71,7 @@ impl From<&ApiError> for RpcError {
             503 => (503, INTERNAL_ERROR),
             _ => (500, INTERNAL_ERROR),
         };
-        if let ApiError::Internal(cause) = error {
-            eprintln!("conveyor: internal error: {cause}");
-        }
+        error.log_internal();
         let body = error.body();
         let mut data = Map::new();
         data.insert("code".into(), json!(body.code));

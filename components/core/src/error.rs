@@ -88,6 +88,14 @@ impl ApiError {
         Self::Internal(cause.to_string())
     }
 
+    /// Logs the cause of an internal error to stderr (the one place it is logged; the client only sees
+    /// "internal error"). Every other error is the client's and is not logged.
+    pub fn log_internal(&self) {
+        if let Self::Internal(cause) = self {
+            eprintln!("conveyor: internal error: {cause}");
+        }
+    }
+
     /// The HTTP status code of this error.
     pub fn status(&self) -> u16 {
         match self {

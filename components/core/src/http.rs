@@ -62,6 +62,11 @@ impl Request {
         parse_json(&self.body)
     }
 
+    /// Whether the public URL is https (the session cookie is then `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
     /// True when the Content-Type is `application/json` (any parameters) or a `+json` type.
     pub fn has_json_content_type(&self) -> bool {
         self.header("content-type").is_some_and(|value| {
@@ -70,6 +75,12 @@ impl Request {
         })
     }
 }
+
+/// An empty JSON object: the body or JSON-RPC `params` of an action that takes no fields (any field is
+/// refused as unknown).
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
 
 /// Deserialises JSON, mapping serde's errors onto SPEC §1's codes: a body that is not JSON at all is
 /// 400 `invalid_json` (even when serde noticed a type mismatch first), an unknown field 422 `unknown_field`,
@@ -143,9 +154,7 @@ impl Response {
 
     /// The response body of an error (SPEC §1), logging internal causes.
     pub fn error(error: &ApiError) -> Self {
-        if let ApiError::Internal(cause) = error {
-            eprintln!("conveyor: internal error: {cause}");
-        }
+        error.log_internal();
         let mut response = Self::json(error.status(), &error.body());
         for (name, value) in error.headers() {
             response = response.with_header(name, value);

@@ -23,6 +23,7 @@ pub mod query;
 pub mod ratelimit;
 pub mod router;
 pub mod secrets;
+pub mod session;
 pub mod store;
 pub mod tasks;
 #[cfg(test)]

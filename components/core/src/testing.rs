@@ -1,5 +1,5 @@
-//! Test support: a native [`Platform`] over a SQLite file, an in-memory key-value store, fixed variables
-//! and a recorder for outbound JSON posts.
+//! Test support: a native [`Platform`] over a SQLite file, an in-memory key-value store and fixed
+//! variables.
 
 use crate::connection::NativeDb;
 use crate::db::{Db, DbError};
@@ -7,16 +7,14 @@ use crate::error::ApiError;
 use crate::platform::{Kv, MemoryKv, Platform};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 /// A platform for one test: its own database file, key-value store and variables.
 pub struct TestPlatform {
     pub path: PathBuf,
     pub kv: Arc<MemoryKv>,
     pub variables: HashMap<String, String>,
-    /// Every `post_json` call: (url, body).
-    pub posts: Mutex<Vec<(String, serde_json::Value)>>,
 }
 
 impl TestPlatform {
@@ -28,7 +26,7 @@ impl TestPlatform {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let variables = HashMap::from([("admin_token".to_string(), "root-secret".to_string())]);
-        TestPlatform { path: dir.join("db.sqlite"), kv: Arc::default(), variables, posts: Mutex::default() }
+        TestPlatform { path: dir.join("db.sqlite"), kv: Arc::default(), variables }
     }
 }
 
@@ -63,9 +61,5 @@ impl Platform for TestPlatform {
     }
     fn variable(&self, name: &str) -> Option<String> {
         self.variables.get(name).filter(|v| !v.is_empty()).cloned()
-    }
-    fn post_json(&self, url: &str, body: &serde_json::Value) -> Result<u16, ApiError> {
-        self.posts.lock().unwrap().push((url.to_string(), body.clone()));
-        Ok(200)
     }
 }

@@ -5,13 +5,13 @@
 use crate::db::Db;
 use crate::domain::worker::{Worker, WorkerInput, WorkerPatch, WorkerSecret, WorkerStat};
 use crate::error::ApiError;
+use crate::http::NoParams;
 use crate::projects::{action_params, to_json};
 use crate::query::Page;
 use crate::secrets;
 use crate::store::workers as store;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
 use serde_json::Value as Json;
 
 pub use crate::store::workers::RESOURCE;
@@ -84,10 +84,6 @@ pub fn decode_json_fields(page: &mut Page, fields: &[&str]) {
         }
     }
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoParams {}
 
 /// A control action on `/workers/{id}` (SPEC §5), parsed from a JSON-RPC call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,12 +4,12 @@
 //! the native components, answer in task_tracker's envelope. Differences: `docs/tracker.md`.
 #![allow(unsafe_code, reason = "`#[http_component]` expands to the wasm export glue")]
 
-use conveyor_core::accounts::{self, LoginInput, SignupInput, UserPatch};
+use conveyor_core::accounts::{self, Hook, LoginInput, Settings, SignupInput};
 use conveyor_core::auth::{self, Principal};
 use conveyor_core::caller::{self, Caller};
 use conveyor_core::compat::tracker::{self as wire, GitPush};
 use conveyor_core::db::Db;
-use conveyor_core::domain::accounts::{Ref, SESSION_TTL};
+use conveyor_core::domain::accounts::Ref;
 use conveyor_core::domain::project::{AccessRequest, Project};
 use conveyor_core::domain::roles;
 use conveyor_core::domain::worker::{LogLevel, WorkerInput, WorkerPatch};
@@ -18,7 +18,7 @@ use conveyor_core::policy;
 use conveyor_core::projects::{self, SecretKind};
 use conveyor_core::query::{self, Listing, Scope};
 use conveyor_core::tasks::{self, ClaimTarget};
-use conveyor_core::{ApiError, Ctx, Response, Router, clock, logs, route, workers};
+use conveyor_core::{ApiError, Ctx, Response, Router, clock, logs, route, session, workers};
 use serde_json::{Value as Json, json};
 
 /// Most rows one listing (`/project/list`, `/logs`, `/manager/list`) pages through.
@@ -61,10 +61,6 @@ fn all_rows(
             return Ok(rows);
         }
     }
-}
-
-fn is_https(ctx: &Ctx) -> bool {
-    ctx.request.base_url.starts_with("https://")
 }
 
 // ----- GET / -----
@@ -382,26 +378,23 @@ fn register(ctx: &Ctx) -> Result<Response, ApiError> {
         first_name: String::new(),
         last_name: String::new(),
     };
-    let created = accounts::signup(ctx, &input)?;
-    Ok(wire::envelope(200, true, created["detail"].as_str().unwrap_or(""), Json::Null))
+    let settings = Settings::from_ctx(ctx);
+    let receipt = accounts::signup(ctx.db()?, &settings, &Hook::new(ctx, &settings), &input, clock::now())?;
+    Ok(wire::envelope(200, true, receipt.detail, Json::Null))
 }
 
 fn login(ctx: &Ctx) -> Result<Response, ApiError> {
     let request: wire::CredentialsBody = body(ctx)?;
     let input = LoginInput { username: Some(request.username), email: None, password: request.password };
-    let session = accounts::login(ctx, &input)?;
-    let cookie = auth::session_cookie(&session.token, SESSION_TTL, is_https(ctx));
+    let client = ctx.request.client_addr.as_deref();
+    let session = accounts::login(ctx.db()?, ctx.kv()?.as_ref(), client, &input, clock::now())?;
+    let cookie = session::cookie(&ctx.request, &session);
     Ok(wire::ok(json!({"manager": wire::manager(&session.user)})).with_header("set-cookie", cookie))
 }
 
 /// Ends the session and clears the cookie; 204 as task_tracker.
 fn logout(ctx: &Ctx) -> Result<Response, ApiError> {
-    let outcome = auth::authenticate(ctx).and_then(|principal| accounts::logout(ctx, &principal));
-    let response = match outcome {
-        Ok(()) => Response::no_content(),
-        Err(error) => wire::error(&error),
-    };
-    Ok(response.with_header("set-cookie", auth::clear_session_cookie(is_https(ctx))))
+    Ok(session::logout(ctx, wire::error))
 }
 
 /// `{logged_in, manager}`; not signed in → 200 with `ok: false, logged_in: false` (task_tracker).
@@ -409,7 +402,7 @@ fn account(ctx: &Ctx) -> Result<Response, ApiError> {
     let principal = auth::authenticate(ctx)?;
     match &principal {
         Principal::User(user) => {
-            let me = accounts::get_user(ctx, &principal, &Ref::Id(user.id))?;
+            let me = accounts::get_user(ctx.db()?, &principal, &Ref::Id(user.id))?;
             Ok(wire::ok(json!({"logged_in": true, "manager": wire::manager(&me)})))
         }
         Principal::Admin => {
@@ -426,7 +419,7 @@ fn manager_list(ctx: &Ctx) -> Result<Response, ApiError> {
     let mut offset = 0usize;
     loop {
         let pairs = [("limit".to_string(), PAGE.to_string()), ("offset".to_string(), offset.to_string())];
-        let listing = accounts::list_users(ctx, &principal, &pairs)?;
+        let listing = accounts::list_users(ctx.db()?, &principal, &pairs)?;
         let done = listing.page.results.len() < PAGE as usize;
         offset += listing.page.results.len();
         managers.extend(listing.page.results.iter().map(wire::manager_row));
@@ -454,11 +447,7 @@ fn manager_list_for_project(ctx: &Ctx) -> Result<Response, ApiError> {
 fn set_admin(ctx: &Ctx, admin: bool) -> Result<Response, ApiError> {
     let principal = auth::authenticate(ctx)?;
     let id = id_param(ctx, "id", "manager")?;
-    if principal.user().is_some_and(|me| me.id == id) {
-        return Err(ApiError::Forbidden("managers cannot change their own rights".into()));
-    }
-    let patch = UserPatch { admin: Some(admin), ..UserPatch::default() };
-    accounts::update_user(ctx, &principal, &Ref::Id(id), &patch)?;
+    accounts::set_admin(ctx.db()?, &principal, id, admin, clock::now())?;
     Ok(Response::no_content())
 }
 

@@ -1,0 +1,104 @@
+//! Named API tokens (`cvt_…`): a user creates, lists, reads and revokes their own; another user's token is
+//! always a 404.
+
+use super::Listing;
+use crate::auth::{self, Principal};
+use crate::db::{self, Db};
+use crate::domain::accounts::{self as rules, Checks};
+use crate::error::ApiError;
+use crate::secrets;
+use crate::store::tokens::{self, NewToken, Token, TokenKind};
+use serde::{Deserialize, Serialize};
+
+/// A user may hold at most this many named tokens.
+pub const MAX_TOKENS_PER_USER: i64 = 100;
+
+/// `POST /tokens`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenInput {
+    pub name: String,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// A token just created: its fields plus `"token": <secret>`, the only time the secret is shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub token: Token,
+    #[serde(rename = "token")]
+    pub secret: String,
+}
+
+/// Creates a named token for the caller and returns its secret (shown this once). `admin` scope only
+/// for callers with admin rights (403 otherwise); `expires_at` must lie after `now`.
+pub fn create_token(
+    db: &dyn Db,
+    principal: &Principal,
+    input: &TokenInput,
+    now: i64,
+) -> Result<CreatedToken, ApiError> {
+    let me = auth::require_user(principal)?;
+    let expiry = match input.expires_at {
+        Some(at) if at <= now => Err("must lie in the future".to_string()),
+        _ => Ok(()),
+    };
+    Checks::new().check("name", rules::token_name(&input.name)).check("expires_at", expiry).finish()?;
+    if input.admin && !me.admin {
+        return Err(ApiError::Forbidden("only administrators can create admin-scoped tokens".into()));
+    }
+    let secret = secrets::new_token(secrets::API_TOKEN_PREFIX)?;
+    let hash = secrets::sha256(&secret);
+    let token = db::transaction(db, || {
+        if tokens::count(db, me.id, TokenKind::Api)? >= MAX_TOKENS_PER_USER {
+            return Err(ApiError::conflict(
+                "limit_reached",
+                format!("a user may hold at most {MAX_TOKENS_PER_USER} tokens; revoke one first"),
+            ));
+        }
+        let new = NewToken {
+            user_id: me.id,
+            kind: TokenKind::Api,
+            name: input.name.trim(),
+            prefix: &secrets::visible_prefix(&secret),
+            secret_hash: &hash,
+            admin: input.admin,
+            created_at: now,
+            expires_at: input.expires_at,
+        };
+        Ok(tokens::insert(db, &new)?)
+    })?;
+    Ok(CreatedToken { token, secret })
+}
+
+/// The caller's named tokens (query language).
+pub fn list_tokens(db: &dyn Db, principal: &Principal, pairs: &[(String, String)]) -> Result<Listing, ApiError> {
+    let me = auth::require_user(principal)?;
+    Listing::run(db, &tokens::RESOURCE, &tokens::scope(me.id), pairs)
+}
+
+/// One of the caller's named tokens; another user's token is a 404.
+pub fn get_token(db: &dyn Db, principal: &Principal, id: i64) -> Result<Token, ApiError> {
+    let me = auth::require_user(principal)?;
+    tokens::get(db, me.id, id)?.ok_or_else(token_not_found)
+}
+
+/// Revokes one of the caller's named tokens at once; another user's token is a 404.
+pub fn revoke_token(db: &dyn Db, principal: &Principal, id: i64) -> Result<(), ApiError> {
+    let me = auth::require_user(principal)?;
+    if tokens::delete(db, me.id, id, TokenKind::Api)? { Ok(()) } else { Err(token_not_found()) }
+}
+
+/// Revokes every named token of the caller; returns how many.
+pub fn revoke_all_tokens(db: &dyn Db, principal: &Principal) -> Result<i64, ApiError> {
+    let me = auth::require_user(principal)?;
+    Ok(tokens::delete_all(db, me.id, TokenKind::Api, None)?)
+}
+
+/// 404 for a token that is not the caller's (or does not exist).
+pub fn token_not_found() -> ApiError {
+    ApiError::NotFound("no such token".into())
+}
