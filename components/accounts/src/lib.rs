@@ -4,11 +4,12 @@
 
 #![allow(unsafe_code, reason = "`#[http_component]` expands to the wasm export glue")]
 
-use conveyor_core::accounts::{self, GroupPatch, Hook, Listing, NewGroupInput, NewUserInput, Settings};
+use conveyor_core::accounts::{self, GroupPatch, Hook, NewGroupInput, NewUserInput, Settings};
 use conveyor_core::accounts::{TokenBody, TokenInput, UserPatch};
 use conveyor_core::auth::{self, Principal};
 use conveyor_core::domain::accounts::Ref;
-use conveyor_core::{ApiError, Ctx, Response, Router, clock, query, route, session};
+use conveyor_core::query::Listing;
+use conveyor_core::{ApiError, Ctx, Response, Router, clock, route, session};
 use serde_json::json;
 use spin_sdk::http_component;
 
@@ -190,7 +191,7 @@ fn principal(ctx: &Ctx) -> Result<Principal, ApiError> {
 
 /// A listing in the query language's envelope, links relative to this request.
 fn page(ctx: &Ctx, listing: &Listing) -> Response {
-    Response::ok(&query::page_json(&listing.page, &listing.query, &ctx.request))
+    Response::ok(&listing.to_json(&ctx.request))
 }
 
 fn user_ref(ctx: &Ctx) -> Ref {

@@ -20,6 +20,8 @@
 use crate::error::ApiError;
 use crate::http::Response;
 use crate::router::Ctx;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json, json};
 
 /// JSON-RPC: the body is not JSON.
@@ -37,6 +39,25 @@ pub const RATE_LIMITED: i64 = -32000;
 
 /// The machine code of the [`ApiError`] that [`unknown_method`] returns.
 const UNKNOWN_METHOD_CODE: &str = "unknown_method";
+
+/// The `params` of an action that takes none: an empty object (any field is refused as unknown).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+/// Parses JSON-RPC `params` (an object, or null/absent for none) into `T`, with SPEC §1's 422s.
+pub fn action_params<T: DeserializeOwned>(params: &Json) -> Result<T, ApiError> {
+    let params = if params.is_null() { json!({}) } else { params.clone() };
+    if !params.is_object() {
+        return Err(ApiError::invalid_field("params", "must be an object"));
+    }
+    crate::http::parse_json(params.to_string().as_bytes())
+}
+
+/// An action's result (any API shape) as the JSON-RPC `result`.
+pub fn to_json(value: &impl serde::Serialize) -> Result<Json, ApiError> {
+    serde_json::to_value(value).map_err(ApiError::internal)
+}
 
 /// What a handler's `run` returns for a method it does not know (→ -32601, HTTP 501).
 pub fn unknown_method(method: &str) -> ApiError {

@@ -76,12 +76,6 @@ impl Request {
     }
 }
 
-/// An empty JSON object: the body or JSON-RPC `params` of an action that takes no fields (any field is
-/// refused as unknown).
-#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoParams {}
-
 /// Deserialises JSON, mapping serde's errors onto SPEC §1's codes: a body that is not JSON at all is
 /// 400 `invalid_json` (even when serde noticed a type mismatch first), an unknown field 422 `unknown_field`,
 /// anything else 422 `validation_failed` naming the field where serde says which.

@@ -6,6 +6,7 @@
 //! [`require_read`], which answer 404 instead of 403 for hidden projects. [`Action`] says which role each
 //! control action needs.
 
+use crate::control::{NoParams, action_params, to_json};
 use crate::db::{self, Db};
 use crate::domain::accounts::Ref;
 use crate::domain::project::{
@@ -17,7 +18,6 @@ use crate::store::access as access_store;
 use crate::store::grants as grants_store;
 use crate::store::projects as store;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value as Json, json};
 
 pub use crate::store::projects::{RESOURCE, SecretKind};
@@ -292,19 +292,6 @@ pub fn assignees(db: &dyn Db, project: i64) -> Result<Vec<Assignee>, ApiError> {
     Ok(store::assignees(db, project)?)
 }
 
-/// Parses JSON-RPC `params` (an object, or null/absent for none) into `T`, with SPEC §1's 422s.
-pub fn action_params<T: DeserializeOwned>(params: &Json) -> Result<T, ApiError> {
-    let params = if params.is_null() { json!({}) } else { params.clone() };
-    if !params.is_object() {
-        return Err(ApiError::invalid_field("params", "must be an object"));
-    }
-    crate::http::parse_json(params.to_string().as_bytes())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoParams {}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WorkerParam {
@@ -368,11 +355,6 @@ impl Action {
             }
         })
     }
-}
-
-/// Any API shape as JSON.
-pub fn to_json(value: &impl serde::Serialize) -> Result<Json, ApiError> {
-    serde_json::to_value(value).map_err(ApiError::internal)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! release, cancel/retry/set_priority. Handlers authenticate and authorise, then call these.
 //! State machine, ordering and every decision: `docs/tasks.md`.
 
+use crate::control::{NoParams, action_params, to_json};
 use crate::db::{Db, DbError};
 use crate::domain::project::Project;
 use crate::domain::roles;
@@ -12,7 +13,6 @@ use crate::domain::task::{
 };
 use crate::error::ApiError;
 use crate::platform::Kv;
-use crate::projects::{action_params, to_json};
 use crate::query::Scope;
 use crate::ratelimit::{self, Limit};
 use crate::store::projects as project_store;
@@ -178,10 +178,6 @@ pub fn set_priority(db: &dyn Db, id: i64, priority: i64, now: i64) -> Result<Tas
     crate::domain::within_i32(priority).map_err(|message| ApiError::invalid_field("priority", message))?;
     store::set_priority(db, id, priority, now)?.ok_or_else(|| refused(db, id, None, "set the priority of"))
 }
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoParams {}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

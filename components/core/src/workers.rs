@@ -2,11 +2,10 @@
 //! checks in constant time, pause/unpause, secret rotation, stats. Secrets and hashing come from
 //! [`crate::secrets`]; the secret format is task_tracker's: 32 random bytes, standard base64 with padding.
 
+use crate::control::{NoParams, action_params, to_json};
 use crate::db::Db;
 use crate::domain::worker::{Worker, WorkerInput, WorkerPatch, WorkerSecret, WorkerStat};
 use crate::error::ApiError;
-use crate::http::NoParams;
-use crate::projects::{action_params, to_json};
 use crate::query::Page;
 use crate::secrets;
 use crate::store::workers as store;

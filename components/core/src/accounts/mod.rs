@@ -29,27 +29,10 @@ pub use tokens::{revoke_all_tokens, revoke_token, token_not_found};
 pub use users::update_user;
 pub use users::{NewUserInput, UserPatch, UserUpdate, create_user, delete_user, get_user, list_users, set_admin};
 
-use crate::db::Db;
 use crate::domain::accounts::CODE_TTL;
 use crate::error::ApiError;
-use crate::query::{self, Page, Query, Resource, Scope};
+use crate::query::Listing;
 use crate::store::codes::{NewCode, Purpose};
-
-/// One page of a collection with the query that produced it (`query::page_json` renders the envelope).
-#[derive(Debug, Clone)]
-pub struct Listing {
-    pub page: Page,
-    pub query: Query,
-}
-
-impl Listing {
-    /// Checks nothing: parses `pairs` for `resource` and runs the query in `scope`.
-    fn run(db: &dyn Db, resource: &Resource, scope: &Scope, pairs: &[(String, String)]) -> Result<Listing, ApiError> {
-        let query = query::parse(resource, pairs, &[])?;
-        let page = query::run(db, resource, scope, &query)?;
-        Ok(Listing { page, query })
-    }
-}
 
 /// An account code of `purpose` for `user_id`, issued `now` and valid for [`CODE_TTL`].
 fn new_code<'a>(

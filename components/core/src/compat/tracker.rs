@@ -59,9 +59,7 @@ pub fn status_of(error: &ApiError) -> u16 {
 /// (an extra field task_tracker clients ignore); a 429 adds `rate_limit_delay` (seconds, as a number) and
 /// keeps `Retry-After`; a 401 keeps `WWW-Authenticate`.
 pub fn error(error: &ApiError) -> Response {
-    if let ApiError::Internal(cause) = error {
-        eprintln!("conveyor: internal error: {cause}");
-    }
+    error.log_internal();
     let mut message = error.body().detail;
     if let ApiError::Validation { errors, .. } = error
         && errors.len() > 1
