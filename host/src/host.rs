@@ -1,7 +1,9 @@
 //! Starting and stopping a host: what `conveyor up` and the integration tests both use.
 
+use crate::engine::Limits;
 use crate::manifest::App;
-use crate::runtime::{Limits, Runtime, RuntimeConfig};
+use crate::runtime::{Runtime, RuntimeOptions};
+use crate::variables::Environment;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -63,15 +65,12 @@ impl RunningHost {
 /// Loads the manifest, resolves variables, compiles components and starts serving.
 pub async fn start(options: HostOptions) -> Result<RunningHost> {
     let app = App::load(&options.manifest)?;
-    let overrides = options.variables.clone();
-    let variables = crate::variables::resolve(&app.manifest, &options.data_dir, |name| {
-        let key = name.trim_start_matches("SPIN_VARIABLE_").to_ascii_lowercase();
-        overrides.get(&key).cloned().or_else(|| std::env::var(name).ok())
-    })?;
+    let environment = Environment { overrides: options.variables.clone() };
+    let variables = crate::variables::resolve(&app.manifest, &options.data_dir, &environment)?;
     let admin_token = variables.get(crate::variables::ADMIN_TOKEN).filter(|t| !t.is_empty()).cloned();
-    let config = RuntimeConfig {
-        cache_dir: options.cache_dir.clone().unwrap_or_else(|| options.data_dir.join("cache")),
+    let config = RuntimeOptions {
         data_dir: options.data_dir.clone(),
+        cache_dir: options.cache_dir.clone().unwrap_or_else(|| options.data_dir.join("cache")),
         limits: options.limits.clone(),
         variables,
     };
