@@ -3,6 +3,7 @@
 use crate::engine::Limits;
 use crate::manifest::App;
 use crate::runtime::{Runtime, RuntimeOptions};
+use crate::runtime_config::Stores;
 use crate::variables::Environment;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
@@ -21,6 +22,8 @@ pub struct HostOptions {
     pub limits: Limits,
     /// Variable values that win over the environment (tests).
     pub variables: HashMap<String, String>,
+    /// Spin's runtime-config file (`--runtime-config-file`): where each database and store lives.
+    pub runtime_config: Option<PathBuf>,
 }
 
 impl HostOptions {
@@ -33,6 +36,7 @@ impl HostOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             limits: Limits::default(),
             variables: HashMap::new(),
+            runtime_config: None,
         }
     }
 }
@@ -65,11 +69,15 @@ impl RunningHost {
 /// Loads the manifest, resolves variables, compiles components and starts serving.
 pub async fn start(options: HostOptions) -> Result<RunningHost> {
     let app = App::load(&options.manifest)?;
+    let stores = match &options.runtime_config {
+        Some(file) => Stores::load(file, &options.data_dir)?,
+        None => Stores::defaults(&options.data_dir),
+    };
     let environment = Environment { overrides: options.variables.clone() };
     let variables = crate::variables::resolve(&app.manifest, &options.data_dir, &environment)?;
     let admin_token = variables.get(crate::variables::ADMIN_TOKEN).filter(|t| !t.is_empty()).cloned();
     let config = RuntimeOptions {
-        data_dir: options.data_dir.clone(),
+        stores,
         cache_dir: options.cache_dir.clone().unwrap_or_else(|| options.data_dir.join("cache")),
         limits: options.limits.clone(),
         variables,

@@ -2,7 +2,7 @@
 //! routes HTTP requests as Spin does and implements Spin's sqlite, key-value and variables interfaces.
 //!
 //! Each interface (`sqlite`, `kv`, `variables`, `outbound`) keeps its WIT glue apart from a backend
-//! trait; `services` opens the backends.
+//! trait; the runtime-config file (`runtime_config`) chooses the backends, `services` opens them.
 
 mod bindings;
 pub mod build;
@@ -17,6 +17,7 @@ mod outbound;
 mod pool;
 mod router;
 pub mod runtime;
+mod runtime_config;
 mod server;
 mod services;
 mod sqlite;

@@ -6,6 +6,7 @@ use crate::engine::{Limits, engine, start_epoch_ticker, ticks};
 use crate::grants::ComponentGrants;
 use crate::manifest::App;
 use crate::router::{RoutePattern, Router};
+use crate::runtime_config::Stores;
 use crate::services::Services;
 use crate::state::State;
 use anyhow::{Context, Result};
@@ -41,7 +42,8 @@ pub struct Runtime {
 
 /// Everything the runtime needs besides the manifest.
 pub struct RuntimeOptions {
-    pub data_dir: PathBuf,
+    /// Where each database and key-value store lives.
+    pub stores: Stores,
     pub cache_dir: PathBuf,
     pub limits: Limits,
     /// Values of the application's variables, already resolved (see `variables`).
@@ -52,7 +54,7 @@ impl Runtime {
     /// Compiles (or loads from cache) every component and prepares the routes.
     pub fn new(app: &App, config: RuntimeOptions) -> Result<Runtime> {
         let engine = engine(&config.limits)?;
-        let services = Arc::new(Services::open(&config.data_dir)?);
+        let services = Arc::new(Services::open(&config.stores)?);
         let mut linker: Linker<State> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -66,6 +68,7 @@ impl Runtime {
         for (id, component) in &app.manifest.component {
             let grants = ComponentGrants::new(id, component, &config.variables, &app.manifest)
                 .with_context(|| format!("{}: component `{id}`", app.path.display()))?;
+            services.check(&grants, &app.path)?;
             let path = app.source(component);
             let compiled = load_component(&engine, &path, &config.cache_dir, &cache_stats)
                 .with_context(|| format!("{}: component `{id}`", app.path.display()))?;
