@@ -1,4 +1,5 @@
-//! Host bindings for Spin's `fermyon:spin@2.0.0` interfaces (see `host/wit/spin.wit`).
+//! Host bindings for Spin's `fermyon:spin@2.0.0` interfaces (see `host/wit/spin.wit`). Private: each
+//! interface's glue module implements them.
 
 wasmtime::component::bindgen!({
     path: "wit",

@@ -1,7 +1,10 @@
 //! Starting and stopping a host: what `conveyor up` and the integration tests both use.
 
+use crate::engine::Limits;
 use crate::manifest::App;
-use crate::runtime::{Limits, Runtime, RuntimeConfig};
+use crate::runtime::{Runtime, RuntimeOptions};
+use crate::runtime_config::Stores;
+use crate::variables::Environment;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,6 +22,8 @@ pub struct HostOptions {
     pub limits: Limits,
     /// Variable values that win over the environment (tests).
     pub variables: HashMap<String, String>,
+    /// Spin's runtime-config file (`--runtime-config-file`): where each database and store lives.
+    pub runtime_config: Option<PathBuf>,
 }
 
 impl HostOptions {
@@ -31,6 +36,7 @@ impl HostOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             limits: Limits::default(),
             variables: HashMap::new(),
+            runtime_config: None,
         }
     }
 }
@@ -63,15 +69,16 @@ impl RunningHost {
 /// Loads the manifest, resolves variables, compiles components and starts serving.
 pub async fn start(options: HostOptions) -> Result<RunningHost> {
     let app = App::load(&options.manifest)?;
-    let overrides = options.variables.clone();
-    let variables = crate::variables::resolve(&app.manifest, &options.data_dir, |name| {
-        let key = name.trim_start_matches("SPIN_VARIABLE_").to_ascii_lowercase();
-        overrides.get(&key).cloned().or_else(|| std::env::var(name).ok())
-    })?;
+    let stores = match &options.runtime_config {
+        Some(file) => Stores::load(file, &options.data_dir)?,
+        None => Stores::defaults(&options.data_dir),
+    };
+    let environment = Environment { overrides: options.variables.clone() };
+    let variables = crate::variables::resolve(&app.manifest, &options.data_dir, &environment)?;
     let admin_token = variables.get(crate::variables::ADMIN_TOKEN).filter(|t| !t.is_empty()).cloned();
-    let config = RuntimeConfig {
+    let config = RuntimeOptions {
+        stores,
         cache_dir: options.cache_dir.clone().unwrap_or_else(|| options.data_dir.join("cache")),
-        data_dir: options.data_dir.clone(),
         limits: options.limits.clone(),
         variables,
     };

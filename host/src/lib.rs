@@ -1,19 +1,33 @@
 //! Conveyor's native Spin-compatible host: reads `spin.toml`, builds the components, compiles them once,
 //! routes HTTP requests as Spin does and implements Spin's sqlite, key-value and variables interfaces.
+//!
+//! Each interface (`sqlite`, `kv`, `variables`, `outbound`) keeps its WIT glue apart from a backend
+//! trait; the runtime-config file (`runtime_config`) chooses the backends, `services` opens them.
 
-pub mod bindings;
+mod bindings;
 pub mod build;
+mod cache;
+mod clock;
+mod engine;
+mod grants;
 pub mod host;
-pub mod kv;
+mod kv;
 pub mod manifest;
-pub mod outbound;
-pub mod pool;
-pub mod router;
+mod outbound;
+mod pool;
+mod router;
 pub mod runtime;
-pub mod server;
-pub mod sqlite;
-pub mod state;
-pub mod variables;
+mod runtime_config;
+mod server;
+mod services;
+mod sqlite;
+mod state;
+mod variables;
 
+pub use cache::CacheStats;
+pub use clock::Clock;
+pub use engine::Limits;
 pub use host::{HostOptions, RunningHost, start};
-pub use runtime::Limits;
+
+/// A boxed future, as the backend traits return them.
+pub(crate) type BoxFuture<'a, T> = std::pin::Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -1,65 +1,25 @@
-//! The engine, the components of a manifest compiled once (and cached on disk), pre-instantiated, and
-//! the dispatch of one HTTP request to a fresh instance in a fresh Store.
+//! The components of a manifest compiled once (see `cache`), pre-instantiated, and the dispatch of one
+//! HTTP request to a fresh instance in a fresh Store.
 
-use crate::manifest::{self, App};
-use crate::outbound::OutboundPolicy;
+use crate::cache::{CacheStats, load_component};
+use crate::engine::{Limits, engine, start_epoch_ticker, ticks};
+use crate::grants::ComponentGrants;
+use crate::manifest::App;
 use crate::router::{RoutePattern, Router};
-use crate::state::{ComponentGrants, Services, State};
+use crate::runtime_config::Stores;
+use crate::services::Services;
+use crate::state::State;
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
-use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::component::Linker;
+use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-
-/// How often the epoch advances; request time limits are counted in these ticks.
-const EPOCH_TICK: Duration = Duration::from_millis(10);
-
-/// Bytes of each linear memory and table kept mapped between instances (see `engine`).
-const MEMORY_KEEP_RESIDENT: usize = 4 << 20;
-const TABLE_KEEP_RESIDENT: usize = 64 << 10;
-/// Decommits of what lies beyond are batched, each batch one round of TLB shootdowns.
-const DECOMMIT_BATCH: usize = 16;
-
-/// Limits that protect the host from a guest or a client.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Wall-clock time a request may take before it is answered 504.
-    pub request_timeout: Duration,
-    /// Largest request body accepted (413 beyond).
-    pub max_body: usize,
-    /// Linear memory per instance.
-    pub max_memory: usize,
-    /// Instances alive at once; further requests wait for a slot.
-    pub max_instances: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            request_timeout: Duration::from_secs(30),
-            max_body: 16 << 20,
-            max_memory: 256 << 20,
-            max_instances: 128,
-        }
-    }
-}
-
-/// Counts of how components were loaded at start-up.
-#[derive(Debug, Default)]
-pub struct CacheStats {
-    pub compiled: AtomicUsize,
-    pub loaded_from_cache: AtomicUsize,
-}
 
 struct LoadedComponent {
     pre: ProxyPre<State>,
@@ -81,8 +41,9 @@ pub struct Runtime {
 }
 
 /// Everything the runtime needs besides the manifest.
-pub struct RuntimeConfig {
-    pub data_dir: PathBuf,
+pub struct RuntimeOptions {
+    /// Where each database and key-value store lives.
+    pub stores: Stores,
     pub cache_dir: PathBuf,
     pub limits: Limits,
     /// Values of the application's variables, already resolved (see `variables`).
@@ -91,9 +52,9 @@ pub struct RuntimeConfig {
 
 impl Runtime {
     /// Compiles (or loads from cache) every component and prepares the routes.
-    pub fn new(app: &App, config: RuntimeConfig) -> Result<Runtime> {
+    pub fn new(app: &App, config: RuntimeOptions) -> Result<Runtime> {
         let engine = engine(&config.limits)?;
-        let services = Arc::new(open_services(&config.data_dir)?);
+        let services = Arc::new(Services::open(&config.stores)?);
         let mut linker: Linker<State> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -105,6 +66,9 @@ impl Runtime {
         let mut components = Vec::new();
         let mut index_of = HashMap::new();
         for (id, component) in &app.manifest.component {
+            let grants = ComponentGrants::new(id, component, &config.variables, &app.manifest)
+                .with_context(|| format!("{}: component `{id}`", app.path.display()))?;
+            services.check(&grants, &app.path)?;
             let path = app.source(component);
             let compiled = load_component(&engine, &path, &config.cache_dir, &cache_stats)
                 .with_context(|| format!("{}: component `{id}`", app.path.display()))?;
@@ -112,8 +76,6 @@ impl Runtime {
                 linker.instantiate_pre(&compiled).and_then(ProxyPre::new).map_err(anyhow::Error::from).with_context(
                     || format!("{}: component `{id}` imports something this host does not provide", app.path.display()),
                 )?;
-            let grants = grants(id, component, &config.variables, &app.manifest.variables)
-                .with_context(|| format!("{}: component `{id}`", app.path.display()))?;
             index_of.insert(id.clone(), components.len());
             components.push(LoadedComponent { pre, grants: Arc::new(grants) });
         }
@@ -126,20 +88,13 @@ impl Runtime {
             .collect::<Result<Vec<_>>>()?;
         let router = Router::new(routes).with_context(|| format!("{}: key `trigger.http`", app.path.display()))?;
 
-        let ticker = engine.weak();
-        std::thread::spawn(move || {
-            while let Some(engine) = ticker.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        });
+        start_epoch_ticker(&engine);
         let slots = tokio::sync::Semaphore::new(config.limits.max_instances as usize);
         Ok(Runtime { engine, components, router, services, limits: config.limits, slots, cache_stats })
     }
 
     /// The guest-visible clock (tests move it forward).
-    pub fn clock(&self) -> &crate::state::Clock {
+    pub fn clock(&self) -> &crate::clock::Clock {
         &self.services.clock
     }
 
@@ -233,113 +188,6 @@ impl Drop for AbortOnDrop {
             task.abort();
         }
     }
-}
-
-fn ticks(duration: Duration) -> u64 {
-    (duration.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
-}
-
-fn engine(limits: &Limits) -> Result<Engine> {
-    let mut pooling = PoolingAllocationConfig::default();
-    pooling
-        .total_component_instances(limits.max_instances)
-        .total_core_instances(limits.max_instances * 8)
-        .total_memories(limits.max_instances * 2)
-        .total_tables(limits.max_instances * 4)
-        .total_stacks(limits.max_instances)
-        .max_memory_size(limits.max_memory)
-        .max_core_instances_per_component(16)
-        .max_memories_per_component(4)
-        .max_tables_per_component(8)
-        // Reset a finished instance's memory in place (only the pages it dirtied, found with PAGEMAP_SCAN
-        // where the kernel has it) instead of unmapping it: no page faults on reuse, no TLB shootdowns.
-        .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
-        .table_keep_resident(TABLE_KEEP_RESIDENT)
-        .pagemap_scan(wasmtime::Enabled::Auto)
-        .decommit_batch_size(DECOMMIT_BATCH);
-    let mut config = Config::new();
-    config
-        .wasm_component_model(true)
-        .epoch_interruption(true)
-        .cranelift_opt_level(wasmtime::OptLevel::Speed)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
-    Ok(Engine::new(&config)?)
-}
-
-fn open_services(data_dir: &Path) -> Result<Services> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("{}: cannot create data directory", data_dir.display()))?;
-    let db = crate::pool::SqlitePool::open(&data_dir.join("sqlite_db.db"), "")?;
-    let kv = crate::pool::SqlitePool::open(&data_dir.join("sqlite_key_value.db"), crate::kv::SCHEMA)?;
-    Ok(Services {
-        databases: HashMap::from([("default".to_string(), db)]),
-        kv_stores: HashMap::from([("default".to_string(), kv)]),
-        clock: Default::default(),
-    })
-}
-
-/// The cache file for a component: keyed by the wasm's hash and the engine's compatibility hash, so a
-/// rebuilt component or another wasmtime never loads a stale artifact.
-fn cache_path(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> PathBuf {
-    let mut hasher = DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    let digest = Sha256::digest(wasm);
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    cache_dir.join(format!("{hex}-{:016x}.cwasm", hasher.finish()))
-}
-
-fn load_component(engine: &Engine, path: &Path, cache_dir: &Path, stats: &CacheStats) -> Result<Component> {
-    let wasm = std::fs::read(path)
-        .with_context(|| format!("source `{}` cannot be read (run `conveyor build`)", path.display()))?;
-    let cached = cache_path(engine, &wasm, cache_dir);
-    if cached.exists() {
-        // SAFETY: the file was written by `Component::serialize` of this same engine configuration (the
-        // name carries the engine's compatibility hash), in a directory only this host writes.
-        #[allow(unsafe_code)]
-        let loaded = unsafe { Component::deserialize_file(engine, &cached) };
-        if let Ok(component) = loaded {
-            stats.loaded_from_cache.fetch_add(1, Ordering::SeqCst);
-            return Ok(component);
-        }
-    }
-    let component = Component::new(engine, &wasm)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("source `{}` is not a valid component", path.display()))?;
-    // Unique per writer: several hosts (threads or processes) may compile the same component at once.
-    static WRITERS: AtomicUsize = AtomicUsize::new(0);
-    let temporary =
-        cached.with_extension(format!("tmp-{}-{}", std::process::id(), WRITERS.fetch_add(1, Ordering::SeqCst)));
-    std::fs::write(&temporary, component.serialize()?)?;
-    std::fs::rename(&temporary, &cached)?;
-    stats.compiled.fetch_add(1, Ordering::SeqCst);
-    Ok(component)
-}
-
-fn grants(
-    id: &str,
-    component: &manifest::Component,
-    values: &HashMap<String, String>,
-    declared: &BTreeMap<String, manifest::Variable>,
-) -> Result<ComponentGrants> {
-    let mut variables = HashMap::new();
-    for (name, template) in &component.variables {
-        let expanded = manifest::expand_template(template, |reference| {
-            values
-                .get(reference)
-                .cloned()
-                .or_else(|| declared.get(reference).and_then(|v| v.default.clone()))
-                .unwrap_or_default()
-        })?;
-        variables.insert(name.clone(), expanded);
-    }
-    Ok(ComponentGrants {
-        id: id.to_string(),
-        sqlite_databases: component.sqlite_databases.clone(),
-        key_value_stores: component.key_value_stores.clone(),
-        outbound: OutboundPolicy::parse(&component.allowed_outbound_hosts)?,
-        variables,
-        environment: component.environment.clone(),
-    })
 }
 
 /// Replaces any client-sent `spin-*` headers with the ones Spin sets.

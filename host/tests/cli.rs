@@ -158,3 +158,82 @@ fn up_as_the_readme_runs_it_serves_prints_url_and_token_and_exits_zero_on_sigter
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let _ = std::fs::remove_dir_all(repo.join(&data_dir));
 }
+
+/// Runs `conveyor up` with a runtime-config file, on `manifest`, that must fail; returns stderr.
+fn failing_up_with_runtime_config(name: &str, manifest: &str, runtime_config: &str) -> String {
+    let dir = scratch(name);
+    std::fs::write(dir.join("spin.toml"), manifest).unwrap();
+    std::fs::write(dir.join("runtime.toml"), runtime_config).unwrap();
+    let output = conveyor()
+        .args(["up", "--listen", "127.0.0.1:0", "--runtime-config-file", "runtime.toml", "--manifest", "spin.toml"])
+        .args(["--data-dir", "data"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{name}: must exit 1");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{name}: one line: {stderr}");
+    stderr
+}
+
+#[test]
+fn bad_runtime_configs_and_undefined_labels_fail_with_one_line_naming_file_and_key() {
+    let libsql = "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"https://x\"\ntoken = \"t\"";
+    let stderr = failing_up_with_runtime_config("runtime-libsql", VALID, libsql);
+    let expected = "runtime.toml: key `sqlite_database.default.type`: backend `libsql` is not supported by this host";
+    assert!(stderr.contains(expected), "{stderr}");
+
+    let granted = VALID.replace("[component.c]", "[component.c]\nkey_value_stores = [\"default\", \"cache\"]");
+    let stderr = failing_up_with_runtime_config("runtime-undefined", &granted, "");
+    assert!(stderr.contains("spin.toml: key `component.c.key_value_stores`: store `cache`"), "{stderr}");
+
+    let defined = "[key_value_store.cache]\ntype = \"spin\"\npath = \"cache.db\"";
+    let stderr = failing_up_with_runtime_config("runtime-defined", &granted, defined);
+    assert!(stderr.contains("component `c`") && stderr.contains("c.wasm"), "gets as far as the wasm: {stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn up_with_a_runtime_config_keeps_the_database_and_store_where_it_says() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = scratch("runtime-config");
+    let database = dir.join("elsewhere/app.db");
+    let runtime_config = format!(
+        "[sqlite_database.default]\ntype = \"spin\"\npath = {database:?}\n\
+         [key_value_store.default]\ntype = \"spin\"\npath = \"kv/store.db\"\n"
+    );
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    std::fs::write(dir.join("config/runtime.toml"), runtime_config).unwrap();
+    let mut child = conveyor()
+        .current_dir(&dir)
+        .args(["up", "--build", "--listen", "127.0.0.1:0", "--data-dir", "data"])
+        .args(["--runtime-config-file", "config/runtime.toml", "--manifest"])
+        .arg(repo.join("spin.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    let addr = url.strip_prefix("Serving http://").expect("the host serves").to_string();
+
+    let response = raw_get(&addr, "/api/v1/health");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(r#""database":"up""#), "{response}");
+
+    assert!(database.exists(), "the database is where the runtime config puts it");
+    assert!(dir.join("config/kv/store.db").exists(), "a relative store path is relative to the runtime config");
+    assert!(!dir.join("data/sqlite_db.db").exists() && !dir.join("data/sqlite_key_value.db").exists());
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "exits 0 on SIGTERM");
+}
+
+/// The whole raw HTTP/1.1 response to `GET path` from `addr`.
+fn raw_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}

@@ -7,11 +7,16 @@
 //! waits for another to be scheduled before it may start. Reads never wait in WAL mode, so they run
 //! inline wherever they are asked for, without a thread hand-off.
 
+mod checkpoint;
+mod writer;
+
 use anyhow::{Context, Result, anyhow};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+pub use writer::Transaction;
+use writer::{Job, Pending};
 
 /// Idle connections kept per file.
 const MAX_IDLE: usize = 32;
@@ -20,96 +25,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Prepared statements kept per connection: the application's distinct statements, with room to spare
 /// (rusqlite keeps 16, fewer than one request path uses, so every statement would be prepared anew).
 const STATEMENT_CACHE: usize = 256;
-/// Most writes committed together.
-const MAX_GROUP: usize = 64;
-/// How long a transaction may wait for its next statement before it is rolled back, so that a guest
-/// that stalls inside a transaction does not stop every other writer for longer.
-const TRANSACTION_IDLE: Duration = Duration::from_secs(5);
-/// How often the checkpointer copies the WAL back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
-/// WAL frames (pages) after which the checkpointer starts the WAL over (about 16 MiB).
-const RESTART_AFTER_FRAMES: i64 = 4096;
-/// How long the restart may wait for readers (while writers wait for it) before it tries again later.
-const RESTART_PATIENCE: Duration = Duration::from_millis(20);
-
-/// Work for the writer connection.
-type Work = Box<dyn FnOnce(&rusqlite::Connection) + Send>;
-
-/// What the writer thread is asked to do.
-enum Job {
-    /// One write, committed with the other grouped writes queued with it.
-    Grouped(Box<dyn GroupedWrite>),
-    /// Work that has the writer connection to itself, outside any group: a guest's transaction, a
-    /// checkpoint restart.
-    Alone(Work),
-}
-
-/// A write waiting in a group: it runs inside the group's transaction, and learns afterwards whether
-/// the group committed.
-trait GroupedWrite: Send {
-    /// Runs the write; false if it failed (its changes are then rolled back, and the group goes on).
-    fn run(&mut self, connection: &rusqlite::Connection) -> bool;
-    /// Answers the caller once the group's fate is known.
-    fn answer(self: Box<Self>, committed: Result<(), String>);
-}
-
-/// A caller's write and where its answer goes.
-struct Pending<T, F> {
-    work: Option<F>,
-    result: Option<rusqlite::Result<T>>,
-    answer: tokio::sync::oneshot::Sender<Result<T>>,
-}
-
-impl<T, F> GroupedWrite for Pending<T, F>
-where
-    T: Send,
-    F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send,
-{
-    fn run(&mut self, connection: &rusqlite::Connection) -> bool {
-        let result = self.work.take().map(|work| work(connection));
-        let succeeded = matches!(result, Some(Ok(_)));
-        self.result = result;
-        succeeded
-    }
-
-    fn answer(self: Box<Self>, committed: Result<(), String>) {
-        let result = match (committed, self.result) {
-            (Ok(()), Some(result)) => result.map_err(anyhow::Error::from),
-            (Ok(()), None) => Err(anyhow!("the write never ran")),
-            (Err(why), _) => Err(anyhow!("{why}")),
-        };
-        let _ = self.answer.send(result);
-    }
-}
 
 /// Connections to one SQLite file in WAL mode.
 pub struct SqlitePool {
     path: PathBuf,
     idle: Mutex<Vec<rusqlite::Connection>>,
     writer: Sender<Job>,
-}
-
-/// A transaction a guest holds open across calls: its statements run on the writer connection, which
-/// nothing else uses until the transaction ends.
-pub struct Transaction {
-    statements: Sender<Work>,
-}
-
-impl Transaction {
-    /// Runs `work` inside the transaction; answers its result and whether the transaction is still open.
-    pub async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&rusqlite::Connection) -> T + Send + 'static,
-    ) -> Result<(T, bool)> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let work: Work = Box::new(move |connection| {
-            let _ = answer.send((work(connection), !connection.is_autocommit()));
-        });
-        let over =
-            || anyhow!("the transaction is over: rolled back after sitting idle, or its statement failed the writer");
-        self.statements.send(work).map_err(|_| over())?;
-        answered.await.map_err(|_| over())
-    }
 }
 
 impl SqlitePool {
@@ -125,10 +46,10 @@ impl SqlitePool {
         }
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || serve_writes(&connection, &jobs))
+            .spawn(move || writer::serve_writes(&connection, &jobs))
             .context("starting the SQLite writer")?;
         let pool = Arc::new(pool);
-        spawn_checkpointer(Arc::downgrade(&pool), pool.connect()?)?;
+        checkpoint::spawn_checkpointer(Arc::downgrade(&pool), pool.connect()?)?;
         Ok(pool)
     }
 
@@ -190,7 +111,7 @@ impl SqlitePool {
     /// sits idle for [`TRANSACTION_IDLE`], or is dropped: then it is rolled back).
     pub fn transaction(&self) -> Result<Transaction> {
         let (statements, received) = std::sync::mpsc::channel();
-        self.send(Job::Alone(Box::new(move |connection| serve_transaction(connection, &received))))?;
+        self.send(Job::Alone(Box::new(move |connection| writer::serve_transaction(connection, &received))))?;
         Ok(Transaction { statements })
     }
 
@@ -214,144 +135,10 @@ pub fn opens_transaction(sql: &str) -> bool {
     let word = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or_default();
     word.eq_ignore_ascii_case("BEGIN") || word.eq_ignore_ascii_case("SAVEPOINT")
 }
-
-/// The writer thread: runs jobs in arrival order, grouping consecutive writes, until the pool is gone.
-fn serve_writes(connection: &rusqlite::Connection, jobs: &Receiver<Job>) {
-    let mut next = None;
-    loop {
-        let job = match next.take() {
-            Some(job) => job,
-            None => match jobs.recv() {
-                Ok(job) => job,
-                Err(_) => return,
-            },
-        };
-        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
-            Job::Alone(work) => {
-                work(connection);
-                None
-            }
-            Job::Grouped(first) => commit_group(connection, first, jobs),
-        }));
-        // A panicking job (printed by the panic hook) fails its callers, not the writer: undo what it left
-        // open and go on serving.
-        next = served.unwrap_or_else(|_| {
-            if !connection.is_autocommit() {
-                let _ = connection.execute_batch("ROLLBACK");
-            }
-            None
-        });
-    }
-}
-
-/// Runs `first` and the grouped writes queued behind it (at most [`MAX_GROUP`]) in one transaction, each
-/// inside a savepoint, commits, and answers them all. Answers the job of another kind it met, if any.
-fn commit_group(connection: &rusqlite::Connection, first: Box<dyn GroupedWrite>, jobs: &Receiver<Job>) -> Option<Job> {
-    let mut group = vec![first];
-    let mut next = None;
-    while group.len() < MAX_GROUP {
-        match jobs.try_recv() {
-            Ok(Job::Grouped(write)) => group.push(write),
-            Ok(other) => {
-                next = Some(other);
-                break;
-            }
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-        }
-    }
-    let committed = run_group(connection, &mut group);
-    if committed.is_err() && !connection.is_autocommit() {
-        let _ = connection.execute_batch("ROLLBACK");
-    }
-    for write in group {
-        write.answer(committed.clone());
-    }
-    next
-}
-
-fn run_group(connection: &rusqlite::Connection, group: &mut [Box<dyn GroupedWrite>]) -> Result<(), String> {
-    let statement = |sql: &str| connection.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop);
-    statement("BEGIN IMMEDIATE").map_err(|e| format!("cannot write: {e}"))?;
-    for write in group.iter_mut() {
-        statement("SAVEPOINT grouped_write").map_err(|e| format!("cannot write: {e}"))?;
-        if !write.run(connection) && !connection.is_autocommit() {
-            statement("ROLLBACK TO grouped_write").map_err(|e| format!("cannot write: {e}"))?;
-        }
-        // Some errors (a full disk, `OR ROLLBACK`) roll back the whole transaction: then the group is lost.
-        if connection.is_autocommit() {
-            return Err("the write was rolled back with the writes committed alongside it".into());
-        }
-        statement("RELEASE grouped_write").map_err(|e| format!("cannot write: {e}"))?;
-    }
-    statement("COMMIT").map_err(|e| format!("cannot commit: {e}"))
-}
-
-/// Serves one guest transaction: runs its statements until it is back in autocommit; rolls it back if
-/// the guest goes quiet for [`TRANSACTION_IDLE`] or drops it.
-fn serve_transaction(connection: &rusqlite::Connection, statements: &Receiver<Work>) {
-    // Ends on a timeout or a dropped transaction (both errors) as much as on a commit.
-    while let Ok(work) = statements.recv_timeout(TRANSACTION_IDLE) {
-        work(connection);
-        if connection.is_autocommit() {
-            return;
-        }
-    }
-    if !connection.is_autocommit() {
-        let _ = connection.execute_batch("ROLLBACK");
-    }
-}
-
-/// Keeps the WAL short on a thread of its own, until the pool is gone. A WAL only starts over from its
-/// beginning when a writer finds every frame copied back and no reader inside it; under steady writes a
-/// background copy never gets there, and the WAL (and every page lookup in it) grows without end. So:
-/// copy what is there with PASSIVE, which blocks nobody (this is where the bulk of the copying and the
-/// fsyncs happen); then, once the WAL holds [`RESTART_AFTER_FRAMES`], have the writer (so no write runs
-/// meanwhile) finish with RESTART, which copies the few frames written meanwhile, waits out the readers
-/// still inside the WAL (at most [`RESTART_PATIENCE`]; otherwise the next round tries again) and makes the
-/// next write start the WAL over. (Measured: without this, 7 s of the bench's cycle left a 314 MB WAL.)
-fn spawn_checkpointer(pool: Weak<SqlitePool>, connection: rusqlite::Connection) -> Result<()> {
-    std::thread::Builder::new().name("sqlite-checkpointer".into()).spawn(move || {
-        loop {
-            std::thread::sleep(CHECKPOINT_EVERY);
-            let Some(pool) = pool.upgrade() else { return };
-            let restart = match checkpoint(&connection, "PASSIVE") {
-                Ok(frames) => frames >= RESTART_AFTER_FRAMES,
-                Err(error) => {
-                    eprintln!("conveyor: {}: checkpoint failed: {error}", pool.path.display());
-                    false
-                }
-            };
-            if restart {
-                let (done, finished) = std::sync::mpsc::channel();
-                let path = pool.path.clone();
-                let restart: Work = Box::new(move |writer| {
-                    let restarted = writer
-                        .busy_timeout(RESTART_PATIENCE)
-                        .and_then(|()| checkpoint(writer, "RESTART"))
-                        .and_then(|_| writer.busy_timeout(BUSY_TIMEOUT));
-                    if let Err(error) = restarted {
-                        let _ = writer.busy_timeout(BUSY_TIMEOUT);
-                        eprintln!("conveyor: {}: checkpoint failed: {error}", path.display());
-                    }
-                    let _ = done.send(());
-                });
-                if pool.send(Job::Alone(restart)).is_ok() {
-                    drop(pool);
-                    let _ = finished.recv();
-                }
-            }
-        }
-    })?;
-    Ok(())
-}
-
-/// Runs `PRAGMA wal_checkpoint(mode)`; answers the frames the WAL holds.
-fn checkpoint(connection: &rusqlite::Connection, mode: &str) -> rusqlite::Result<i64> {
-    connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| row.get(1))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::checkpoint::RESTART_AFTER_FRAMES;
+    use super::writer::Work;
     use super::*;
     use rusqlite::OptionalExtension;
     use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,7 +1,18 @@
-//! `allowed_outbound_hosts`: which URLs a component may call through wasi-http, as Spin spells them
-//! (`https://example.com`, `http://localhost:3000`, `*://*.example.com:*`, `http://127.0.0.1:*`).
+//! Outgoing wasi-http requests: the policy that decides which a component may make (the seam), and
+//! today's policy, `allowed_outbound_hosts` as Spin spells them (`https://example.com`,
+//! `http://localhost:3000`, `*://*.example.com:*`, `http://127.0.0.1:*`). The WIT glue is in `host`.
+
+mod host;
 
 use anyhow::{Result, bail};
+
+pub use host::OutboundHooks;
+
+/// Decides which outgoing requests a component may make.
+pub trait OutboundPolicy: Send + Sync + std::fmt::Debug {
+    /// Whether a request to `scheme://host:port` is allowed.
+    fn allows(&self, scheme: &str, host: &str, port: u16) -> bool;
+}
 
 /// One allowed `scheme://host[:port]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,16 +63,19 @@ impl AllowedHost {
     }
 }
 
-/// A component's whole allow-list.
+/// A component's whole allow-list (`allowed_outbound_hosts`).
 #[derive(Debug, Clone, Default)]
-pub struct OutboundPolicy(Vec<AllowedHost>);
+pub struct AllowedHosts(Vec<AllowedHost>);
 
-impl OutboundPolicy {
-    pub fn parse(entries: &[String]) -> Result<OutboundPolicy> {
-        entries.iter().map(|e| AllowedHost::parse(e)).collect::<Result<_>>().map(OutboundPolicy)
+impl AllowedHosts {
+    /// Parses every entry; the first bad one is the error.
+    pub fn parse(entries: &[String]) -> Result<AllowedHosts> {
+        entries.iter().map(|e| AllowedHost::parse(e)).collect::<Result<_>>().map(AllowedHosts)
     }
+}
 
-    pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+impl OutboundPolicy for AllowedHosts {
+    fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         self.0.iter().any(|entry| entry.allows(scheme, host, port))
     }
 }
@@ -84,10 +98,10 @@ mod tests {
             ("https://*", "https", "x.org", 443, true),
         ];
         for (entry, scheme, host, port, allowed) in cases {
-            let policy = OutboundPolicy::parse(&[entry.to_string()]).unwrap();
+            let policy = AllowedHosts::parse(&[entry.to_string()]).unwrap();
             assert_eq!(policy.allows(scheme, host, port), allowed, "{entry} vs {scheme}://{host}:{port}");
         }
-        assert!(!OutboundPolicy::default().allows("https", "example.com", 443));
+        assert!(!AllowedHosts::default().allows("https", "example.com", 443));
         for bad in ["example.com", "ftp://x", "https://x/path", "https://x:port", "https://{{ host }}"] {
             assert!(AllowedHost::parse(bad).is_err(), "{bad}");
         }

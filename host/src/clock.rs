@@ -1,0 +1,31 @@
+//! The wall clock guests see.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+/// The wall clock guests see: the system clock plus an offset tests can move forward.
+#[derive(Clone, Default)]
+pub struct Clock(Arc<AtomicI64>);
+
+impl Clock {
+    /// Shifts guest time by `seconds` (tests expire leases this way).
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl wasmtime_wasi::HostWallClock for Clock {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(1)
+    }
+    fn now(&self) -> Duration {
+        let system = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let offset = self.0.load(Ordering::SeqCst);
+        if offset >= 0 {
+            system + Duration::from_secs(offset as u64)
+        } else {
+            system.saturating_sub(Duration::from_secs(offset.unsigned_abs()))
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! The writer thread of a pool: the one connection that writes, grouping queued writes into shared
+//! commits and giving a guest's transaction the connection to itself.
+
+use anyhow::{Result, anyhow};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::time::Duration;
+
+/// Most writes committed together.
+const MAX_GROUP: usize = 64;
+/// How long a transaction may wait for its next statement before it is rolled back, so that a guest
+/// that stalls inside a transaction does not stop every other writer for longer.
+const TRANSACTION_IDLE: Duration = Duration::from_secs(5);
+
+/// Work for the writer connection.
+pub(super) type Work = Box<dyn FnOnce(&rusqlite::Connection) + Send>;
+
+/// What the writer thread is asked to do.
+pub(super) enum Job {
+    /// One write, committed with the other grouped writes queued with it.
+    Grouped(Box<dyn GroupedWrite>),
+    /// Work that has the writer connection to itself, outside any group: a guest's transaction, a
+    /// checkpoint restart.
+    Alone(Work),
+}
+
+/// A write waiting in a group: it runs inside the group's transaction, and learns afterwards whether
+/// the group committed.
+pub(super) trait GroupedWrite: Send {
+    /// Runs the write; false if it failed (its changes are then rolled back, and the group goes on).
+    fn run(&mut self, connection: &rusqlite::Connection) -> bool;
+    /// Answers the caller once the group's fate is known.
+    fn answer(self: Box<Self>, committed: Result<(), String>);
+}
+
+/// A caller's write and where its answer goes.
+pub(super) struct Pending<T, F> {
+    pub(super) work: Option<F>,
+    pub(super) result: Option<rusqlite::Result<T>>,
+    pub(super) answer: tokio::sync::oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> GroupedWrite for Pending<T, F>
+where
+    T: Send,
+    F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send,
+{
+    fn run(&mut self, connection: &rusqlite::Connection) -> bool {
+        let result = self.work.take().map(|work| work(connection));
+        let succeeded = matches!(result, Some(Ok(_)));
+        self.result = result;
+        succeeded
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), String>) {
+        let result = match (committed, self.result) {
+            (Ok(()), Some(result)) => result.map_err(anyhow::Error::from),
+            (Ok(()), None) => Err(anyhow!("the write never ran")),
+            (Err(why), _) => Err(anyhow!("{why}")),
+        };
+        let _ = self.answer.send(result);
+    }
+}
+
+/// A transaction a guest holds open across calls: its statements run on the writer connection, which
+/// nothing else uses until the transaction ends.
+pub struct Transaction {
+    pub(super) statements: Sender<Work>,
+}
+
+impl Transaction {
+    /// Runs `work` inside the transaction; answers its result and whether the transaction is still open.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&rusqlite::Connection) -> T + Send + 'static,
+    ) -> Result<(T, bool)> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let work: Work = Box::new(move |connection| {
+            let _ = answer.send((work(connection), !connection.is_autocommit()));
+        });
+        let over =
+            || anyhow!("the transaction is over: rolled back after sitting idle, or its statement failed the writer");
+        self.statements.send(work).map_err(|_| over())?;
+        answered.await.map_err(|_| over())
+    }
+}
+
+/// The writer thread: runs jobs in arrival order, grouping consecutive writes, until the pool is gone.
+pub(super) fn serve_writes(connection: &rusqlite::Connection, jobs: &Receiver<Job>) {
+    let mut next = None;
+    loop {
+        let job = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
+            Job::Alone(work) => {
+                work(connection);
+                None
+            }
+            Job::Grouped(first) => commit_group(connection, first, jobs),
+        }));
+        // A panicking job (printed by the panic hook) fails its callers, not the writer: undo what it left
+        // open and go on serving.
+        next = served.unwrap_or_else(|_| {
+            if !connection.is_autocommit() {
+                let _ = connection.execute_batch("ROLLBACK");
+            }
+            None
+        });
+    }
+}
+
+/// Runs `first` and the grouped writes queued behind it (at most [`MAX_GROUP`]) in one transaction, each
+/// inside a savepoint, commits, and answers them all. Answers the job of another kind it met, if any.
+fn commit_group(connection: &rusqlite::Connection, first: Box<dyn GroupedWrite>, jobs: &Receiver<Job>) -> Option<Job> {
+    let mut group = vec![first];
+    let mut next = None;
+    while group.len() < MAX_GROUP {
+        match jobs.try_recv() {
+            Ok(Job::Grouped(write)) => group.push(write),
+            Ok(other) => {
+                next = Some(other);
+                break;
+            }
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+        }
+    }
+    let committed = run_group(connection, &mut group);
+    if committed.is_err() && !connection.is_autocommit() {
+        let _ = connection.execute_batch("ROLLBACK");
+    }
+    for write in group {
+        write.answer(committed.clone());
+    }
+    next
+}
+
+fn run_group(connection: &rusqlite::Connection, group: &mut [Box<dyn GroupedWrite>]) -> Result<(), String> {
+    let statement = |sql: &str| connection.prepare_cached(sql).and_then(|mut s| s.execute([])).map(drop);
+    statement("BEGIN IMMEDIATE").map_err(|e| format!("cannot write: {e}"))?;
+    for write in group.iter_mut() {
+        statement("SAVEPOINT grouped_write").map_err(|e| format!("cannot write: {e}"))?;
+        if !write.run(connection) && !connection.is_autocommit() {
+            statement("ROLLBACK TO grouped_write").map_err(|e| format!("cannot write: {e}"))?;
+        }
+        // Some errors (a full disk, `OR ROLLBACK`) roll back the whole transaction: then the group is lost.
+        if connection.is_autocommit() {
+            return Err("the write was rolled back with the writes committed alongside it".into());
+        }
+        statement("RELEASE grouped_write").map_err(|e| format!("cannot write: {e}"))?;
+    }
+    statement("COMMIT").map_err(|e| format!("cannot commit: {e}"))
+}
+
+/// Serves one guest transaction: runs its statements until it is back in autocommit; rolls it back if
+/// the guest goes quiet for [`TRANSACTION_IDLE`] or drops it.
+pub(super) fn serve_transaction(connection: &rusqlite::Connection, statements: &Receiver<Work>) {
+    // Ends on a timeout or a dropped transaction (both errors) as much as on a commit.
+    while let Ok(work) = statements.recv_timeout(TRANSACTION_IDLE) {
+        work(connection);
+        if connection.is_autocommit() {
+            return;
+        }
+    }
+    if !connection.is_autocommit() {
+        let _ = connection.execute_batch("ROLLBACK");
+    }
+}

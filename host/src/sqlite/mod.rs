@@ -1,0 +1,22 @@
+//! `fermyon:spin/sqlite@2.0.0`: the WIT glue (`host`) delegates to a [`SqliteBackend`] per database
+//! label; today's backend is `local`, SQLite files served by this process.
+
+mod host;
+pub mod local;
+
+pub use crate::bindings::sqlite::{Error, QueryResult, RowResult, Value};
+pub use host::Connection;
+
+use crate::BoxFuture;
+
+/// The database one label names.
+pub trait SqliteBackend: Send + Sync {
+    /// A connection for one guest `open`.
+    fn connect(&self) -> Result<Box<dyn SqliteConnection>, Error>;
+}
+
+/// One guest's connection.
+pub trait SqliteConnection: Send {
+    /// Runs one statement with its parameters.
+    fn execute(&mut self, statement: String, parameters: Vec<Value>) -> BoxFuture<'_, Result<QueryResult, Error>>;
+}
