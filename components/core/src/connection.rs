@@ -97,6 +97,7 @@ pub use native::NativeDb;
 mod native {
     use crate::db::{Db, DbError, Rows, Value};
     use rusqlite::types::ValueRef;
+    use std::time::{Duration, Instant};
 
     /// A rusqlite connection: used by native tests and the benchmark floor.
     pub struct NativeDb(pub(crate) rusqlite::Connection);
@@ -105,10 +106,8 @@ mod native {
         /// Opens (creating) a database file in WAL mode, sets PRAGMAs and migrates.
         pub fn open(path: &std::path::Path) -> Result<Self, DbError> {
             let connection = rusqlite::Connection::open(path).map_err(|e| DbError::Unavailable(e.to_string()))?;
-            // The busy timeout must precede the switch to WAL, which needs a lock another opener may hold.
-            let other = |e: rusqlite::Error| DbError::Other(e.to_string());
-            connection.busy_timeout(std::time::Duration::from_secs(5)).map_err(other)?;
-            connection.pragma_update(None, "journal_mode", "WAL").map_err(other)?;
+            connection.busy_timeout(BUSY_TIMEOUT).map_err(|e| DbError::Other(e.to_string()))?;
+            switch_to_wal(&connection)?;
             let db = NativeDb(connection);
             super::prepare(&db)?;
             Ok(db)
@@ -119,6 +118,33 @@ mod native {
             let db = NativeDb(rusqlite::Connection::open_in_memory().map_err(|e| DbError::Other(e.to_string()))?);
             super::prepare(&db)?;
             Ok(db)
+        }
+    }
+
+    /// How long a native connection waits for a lock, as `prepare` sets it.
+    const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// Puts the file in WAL mode, once: a file already in WAL is only read. Changing the mode needs a lock
+    /// that SQLite does not wait for (the busy handler is not called), so openers racing on a new file retry
+    /// for up to the busy timeout; one that switched mode under another's reads made those fail at once.
+    fn switch_to_wal(connection: &rusqlite::Connection) -> Result<(), DbError> {
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        let other = |e: rusqlite::Error| DbError::Other(e.to_string());
+        loop {
+            let mode: String = connection.query_row("PRAGMA journal_mode", [], |row| row.get(0)).map_err(other)?;
+            if mode.eq_ignore_ascii_case("wal") {
+                return Ok(());
+            }
+            match connection.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0)) {
+                Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+                Ok(mode) => return Err(DbError::Other(format!("the database stays in journal mode `{mode}`"))),
+                Err(rusqlite::Error::SqliteFailure(failure, _))
+                    if failure.code == rusqlite::ErrorCode::DatabaseBusy && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(error) => return Err(other(error)),
+            }
         }
     }
 
