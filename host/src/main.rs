@@ -64,27 +64,52 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 async fn serve(options: conveyor::HostOptions) -> Result<()> {
+    // Listen for the stop signals before the URL is printed: a signal sent as soon as a supervisor (or a
+    // test) reads the URL must stop the host cleanly, not meet the default action and kill it.
+    let stop = StopSignals::listen()?;
     let host = conveyor::start(options).await?;
     println!("Serving {}", host.url());
     if let Some(token) = &host.admin_token {
         println!("Admin token: {token}");
     }
-    shutdown_signal().await;
+    stop.received().await;
     eprintln!("conveyor: shutting down, finishing in-flight requests");
     host.stop().await
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler");
+/// SIGINT and SIGTERM, listened for from creation on.
+#[cfg(unix)]
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl StopSignals {
+    fn listen() -> Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignals { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    async fn received(mut self) {
         tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+}
+
+/// Ctrl-C, where there are no Unix signals.
+#[cfg(not(unix))]
+struct StopSignals;
+
+#[cfg(not(unix))]
+impl StopSignals {
+    fn listen() -> Result<StopSignals> {
+        Ok(StopSignals)
+    }
+
+    async fn received(self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
