@@ -54,12 +54,20 @@ fn all_rows(
     scope: &Scope,
     filters: &[(String, String)],
 ) -> Result<Vec<serde_json::Map<String, Json>>, ApiError> {
+    all_pages(filters, |pairs| Listing::run(db, resource, scope, pairs))
+}
+
+/// Every row a listing answers, asking `list` for `PAGE` rows at a time (task_tracker had no paging).
+fn all_pages(
+    filters: &[(String, String)],
+    list: impl Fn(&[(String, String)]) -> Result<Listing, ApiError>,
+) -> Result<Vec<serde_json::Map<String, Json>>, ApiError> {
     let mut rows = Vec::new();
     loop {
         let mut pairs = filters.to_vec();
         pairs.push(("limit".into(), PAGE.to_string()));
         pairs.push(("offset".into(), rows.len().to_string()));
-        let page = Listing::run(db, resource, scope, &pairs)?.page;
+        let page = list(&pairs)?.page;
         let done = page.results.len() < PAGE as usize;
         rows.extend(page.results);
         if done {

@@ -1,6 +1,6 @@
 //! Routes of managers' accounts: `/register`, `/login`, `/logout`, `/account` and `/manager/*`.
 
-use super::{PAGE, body, id_param, path_project};
+use super::{all_pages, body, id_param, path_project};
 use conveyor_core::accounts::{self, Hook, LoginInput, Settings, SignupInput};
 use conveyor_core::auth::{self, Principal};
 use conveyor_core::compat::tracker as wire;
@@ -58,18 +58,9 @@ pub(crate) fn account(ctx: &Ctx) -> Result<Response, ApiError> {
 /// Every manager (administrators, as the native `/users`).
 pub(crate) fn manager_list(ctx: &Ctx) -> Result<Response, ApiError> {
     let principal = auth::authenticate(ctx)?;
-    let mut managers = Vec::new();
-    let mut offset = 0usize;
-    loop {
-        let pairs = [("limit".to_string(), PAGE.to_string()), ("offset".to_string(), offset.to_string())];
-        let listing = accounts::list_users(ctx.db()?, &principal, &pairs)?;
-        let done = listing.page.results.len() < PAGE as usize;
-        offset += listing.page.results.len();
-        managers.extend(listing.page.results.iter().map(wire::manager_row));
-        if done {
-            break;
-        }
-    }
+    let db = ctx.db()?;
+    let users = all_pages(&[], |pairs| accounts::list_users(db, &principal, pairs))?;
+    let managers: Vec<Json> = users.iter().map(wire::manager_row).collect();
     Ok(wire::ok(json!({"managers": managers})))
 }
 
