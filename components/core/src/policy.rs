@@ -237,7 +237,10 @@ pub fn may_read_worker_stats(caller: &Caller) -> Result<(), ApiError> {
 /// left to the service, which answers the same 422.
 pub fn may_log_to(db: &dyn Db, caller: &Caller, project: Option<i64>) -> Result<(), ApiError> {
     let Some(project) = project else { return Ok(()) };
-    let Ok(project) = projects::get(db, project) else { return Ok(()) };
+    let project = match projects::get(db, project) {
+        Err(ApiError::NotFound(_)) => return Ok(()),
+        found => found?,
+    };
     if may_read(db, caller, &project)? {
         return Ok(());
     }
