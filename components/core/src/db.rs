@@ -213,7 +213,7 @@ impl DbError {
     /// Classifies a failure known only by its message. Spin's sqlite interface reports every statement
     /// error as text (`io(string)`), so in wasm SQLite's fixed message for each extended code is all there
     /// is: "UNIQUE constraint failed: …" (also for a PRIMARY KEY), "FOREIGN KEY constraint failed", and
-    /// "<KIND> constraint failed" for the others.
+    /// "`<KIND>` constraint failed" for the others.
     pub fn from_message(message: String) -> DbError {
         let code = if message.starts_with("UNIQUE constraint failed") {
             codes::CONSTRAINT_UNIQUE

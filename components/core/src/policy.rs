@@ -13,6 +13,7 @@ use crate::db::Db;
 use crate::domain::accounts::Ref;
 use crate::domain::project::{Project, Visibility, WorkerAccess};
 use crate::domain::roles;
+use crate::domain::task::Task;
 use crate::domain::worker::Worker;
 use crate::error::ApiError;
 use crate::projects;
@@ -60,6 +61,16 @@ pub fn may_read(db: &dyn Db, caller: &Caller, project: &Project) -> Result<bool,
 /// 404 (hidden) or 403 (private) unless the caller may read the project.
 pub fn require_read(db: &dyn Db, caller: &Caller, project: &Project) -> Result<(), ApiError> {
     require_visible(project, may_read(db, caller, project)?)
+}
+
+/// A task is read with its project: 403 when the project is private to the caller; a task of a project
+/// hidden from the caller is answered as a missing task (404).
+pub fn require_read_task(db: &dyn Db, caller: &Caller, task: &Task) -> Result<(), ApiError> {
+    let project = projects::get(db, task.project)?;
+    require_read(db, caller, &project).map_err(|error| match error {
+        ApiError::NotFound(_) => ApiError::NotFound(format!("task {} not found", task.id)),
+        other => other,
+    })
 }
 
 /// The project by id or name, readable by the caller: 404 when missing or hidden from them, 403 when private.

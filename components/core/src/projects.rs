@@ -1,10 +1,9 @@
 //! Project services (SPEC §3) shared by the native API, the RPC endpoint and the compatibility adapters:
 //! CRUD, grants, the project secret, worker access requests, control actions and assignees.
 //!
-//! Authorisation is the caller's: handlers compute the caller's role (`store::grants::of_user` +
-//! `auth::Principal::project_role`, or a worker's [`WorkerAccess`]) and check it with [`authorize`] /
-//! [`require_read`], which answer 404 instead of 403 for hidden projects. [`Action`] says which role each
-//! control action needs.
+//! Authorisation is `policy`'s: handlers check the caller with `policy::authorize` / `policy::require_read`
+//! (404 instead of 403 for hidden projects) before calling these. [`Action`] says which role each control
+//! action needs.
 
 use crate::control::{NoParams, action_params, to_json};
 use crate::db::{self, Db};

@@ -158,11 +158,7 @@ fn parse_flag(value: &str) -> Result<bool, ApiError> {
 fn readable_task(ctx: &Ctx, caller: &Caller) -> Result<Task, ApiError> {
     let db = ctx.db()?;
     let task = tasks::get(db, task_id(ctx)?)?;
-    let project = projects::get(db, task.project)?;
-    policy::require_read(db, caller, &project).map_err(|error| match error {
-        ApiError::NotFound(_) => ApiError::NotFound(format!("task {} not found", task.id)),
-        other => other,
-    })?;
+    policy::require_read_task(db, caller, &task)?;
     Ok(task)
 }
 
