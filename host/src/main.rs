@@ -68,13 +68,22 @@ async fn serve(options: conveyor::HostOptions) -> Result<()> {
     // test) reads the URL must stop the host cleanly, not meet the default action and kill it.
     let stop = StopSignals::listen()?;
     let host = conveyor::start(options).await?;
-    println!("Serving {}", host.url());
-    if let Some(token) = &host.admin_token {
-        println!("Admin token: {token}");
-    }
+    announce(&host);
     stop.received().await;
     eprintln!("conveyor: shutting down, finishing in-flight requests");
     host.stop().await
+}
+
+/// Prints the URL and, on first start, the admin token. A supervisor may close our standard output once it
+/// has read what it needs; the host goes on serving, so a failed write is not an error (`println!` would panic).
+fn announce(host: &conveyor::RunningHost) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "Serving {}", host.url());
+    if let Some(token) = &host.admin_token {
+        let _ = writeln!(out, "Admin token: {token}");
+    }
+    let _ = out.flush();
 }
 
 /// SIGINT and SIGTERM, listened for from creation on.

@@ -1,6 +1,7 @@
 //! The `conveyor` binary: bad manifests are one-line errors naming the file and the key, with a
 //! non-zero exit; relative paths resolve against the manifest's directory however the manifest is named;
-//! `up` run as the README runs it serves, prints its URL and admin token, and exits 0 on SIGTERM.
+//! `up` run as the README runs it serves, prints its URL and admin token, and exits 0 on SIGTERM, also when
+//! its standard output cannot be written.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -213,7 +214,8 @@ fn up_with_a_runtime_config_keeps_the_database_and_store_where_it_says() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let url = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines.next().unwrap().unwrap();
     let addr = url.strip_prefix("Serving http://").expect("the host serves").to_string();
 
     let response = raw_get(&addr, "/api/v1/health");
@@ -224,6 +226,40 @@ fn up_with_a_runtime_config_keeps_the_database_and_store_where_it_says() {
     assert!(dir.join("config/kv/store.db").exists(), "a relative store path is relative to the runtime config");
     assert!(!dir.join("data/sqlite_db.db").exists() && !dir.join("data/sqlite_key_value.db").exists());
 
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "exits 0 on SIGTERM");
+}
+
+/// A supervisor may close the host's standard output once it has read the URL; the host must go on serving
+/// and still stop cleanly. Standard output here is a pipe whose reading end is already closed, so every write
+/// to it fails with a broken pipe.
+#[cfg(unix)]
+#[test]
+fn up_with_an_unwritable_stdout_serves_and_exits_zero_on_sigterm() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = scratch("unwritable-stdout");
+    let (reader, unwritable) = std::io::pipe().unwrap();
+    drop(reader);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = conveyor()
+        .current_dir(&dir)
+        .args(["up", "--build", "--listen", &addr, "--data-dir", "data", "--manifest"])
+        .arg(repo.join("spin.toml"))
+        .stdout(unwritable)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(900);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(child.try_wait().unwrap().is_none(), "the host exited before serving");
+        assert!(std::time::Instant::now() < deadline, "the host never served");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(dir.join("data/admin_token").exists(), "the first start wrote the admin token it could not print");
+
+    let response = raw_get(&addr, "/api/v1/health");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0), "exits 0 on SIGTERM");
 }
