@@ -16,6 +16,7 @@ pub mod error;
 pub mod http;
 pub mod logs;
 pub mod migrate;
+pub mod operations;
 pub mod platform;
 pub mod policy;
 pub mod projects;

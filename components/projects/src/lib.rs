@@ -11,6 +11,7 @@ use conveyor_core::db::Db;
 use conveyor_core::domain::accounts::Ref;
 use conveyor_core::domain::project::{AccessRequest, Project, ProjectInput, ProjectPatch};
 use conveyor_core::domain::roles::{self, GrantRequest};
+use conveyor_core::operations::{self, Grantee};
 use conveyor_core::policy;
 use conveyor_core::projects::{self, Action, SecretKind};
 use conveyor_core::{ApiError, Ctx, Response, Router, route};
@@ -30,10 +31,8 @@ fn list(ctx: &Ctx) -> Result<Response, ApiError> {
 /// Signed-in users (the creator gets `admin` on it) and the built-in administrator.
 fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
-    let principal = caller::require_person(&caller)?;
     let input: ProjectInput = ctx.json()?;
-    let creator = principal.user().map(|user| user.id);
-    Ok(Response::created(&projects::create(ctx.db()?, creator, &input, clock::now())?))
+    Ok(Response::created(&operations::create_project(ctx.db()?, &caller, &input, clock::now())?))
 }
 
 fn get(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -41,19 +40,15 @@ fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     Ok(Response::ok(&policy::readable_project(ctx.db()?, &caller, &project_ref(ctx))?))
 }
 
-/// EDIT; changing `visibility` also needs MANAGE_ACCESS (it decides who can see the project).
 fn update(ctx: &Ctx) -> Result<Response, ApiError> {
-    let (caller, db, project) = load(ctx)?;
+    let caller = caller::authenticate(ctx)?;
     let patch: ProjectPatch = ctx.json()?;
-    policy::may_edit(db, &caller, &project, patch.visibility)?;
-    Ok(Response::ok(&projects::update(db, project.id, &patch, clock::now())?))
+    Ok(Response::ok(&operations::update_project(ctx.db()?, &caller, &project_ref(ctx), &patch, clock::now())?))
 }
 
-/// Every role bit (`admin`) on the project.
 fn delete(ctx: &Ctx) -> Result<Response, ApiError> {
-    let (caller, db, project) = load(ctx)?;
-    policy::authorize(db, &caller, &project, roles::ALL)?;
-    projects::delete(db, project.id)?;
+    let caller = caller::authenticate(ctx)?;
+    operations::delete_project(ctx.db()?, &caller, &project_ref(ctx))?;
     Ok(Response::no_content())
 }
 
@@ -103,80 +98,36 @@ fn put_secret(ctx: &Ctx) -> Result<Response, ApiError> {
     Ok(Response::ok(&json!({"project": project.id, "secret": secret})))
 }
 
-// ----- /projects/{p}/grants -----
-
-/// Every grant route needs MANAGE_ACCESS.
-fn manage<'a>(ctx: &'a Ctx) -> Result<(&'a dyn Db, Project), ApiError> {
-    let (caller, db, project) = load(ctx)?;
-    policy::authorize(db, &caller, &project, roles::MANAGE_ACCESS)?;
-    Ok((db, project))
-}
+// ----- /projects/{p}/grants (MANAGE_ACCESS) -----
 
 fn list_grants(ctx: &Ctx) -> Result<Response, ApiError> {
-    let (db, project) = manage(ctx)?;
-    Ok(Response::ok(&projects::grants(db, project.id)?))
+    let caller = caller::authenticate(ctx)?;
+    Ok(Response::ok(&operations::grants(ctx.db()?, &caller, &project_ref(ctx))?))
 }
 
-fn user_id(db: &dyn Db, ctx: &Ctx) -> Result<i64, ApiError> {
-    projects::grantee_user(db, &Ref::parse(ctx.param("user")))
+/// The grantee in the path: `/grants/users/{user}` or `/grants/groups/{group}`.
+fn grantee(ctx: &Ctx) -> Grantee {
+    match ctx.param("user") {
+        "" => Grantee::Group(Ref::parse(ctx.param("group"))),
+        user => Grantee::User(Ref::parse(user)),
+    }
 }
 
-fn group_id(db: &dyn Db, ctx: &Ctx) -> Result<i64, ApiError> {
-    projects::grantee_group(db, &Ref::parse(ctx.param("group")))
-}
-
-fn user_grant_json(db: &dyn Db, project: i64, user: i64) -> Result<Option<Json>, ApiError> {
-    Ok(projects::user_grant(db, project, user)?.map(|grant| json!(grant)))
-}
-
-fn group_grant_json(db: &dyn Db, project: i64, group: i64) -> Result<Option<Json>, ApiError> {
-    Ok(projects::group_grant(db, project, group)?.map(|grant| json!(grant)))
-}
-
-fn no_grant(what: &str) -> ApiError {
-    ApiError::NotFound(format!("{what} has no grant on this project"))
-}
-
-fn get_user_grant(ctx: &Ctx) -> Result<Response, ApiError> {
-    let (db, project) = manage(ctx)?;
-    let user = user_id(db, ctx)?;
-    Ok(Response::ok(&user_grant_json(db, project.id, user)?.ok_or_else(|| no_grant("the user"))?))
+fn get_grant(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    Ok(Response::ok(&operations::grant(ctx.db()?, &caller, &project_ref(ctx), &grantee(ctx))?))
 }
 
 /// 200 with the grant (`role: 0` after a removal).
-fn put_user_grant(ctx: &Ctx) -> Result<Response, ApiError> {
-    let (db, project) = manage(ctx)?;
-    let user = user_id(db, ctx)?;
+fn put_grant(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
     let role = ctx.json::<GrantRequest>()?.role()?;
-    projects::set_user_grant(db, project.id, user, role)?;
-    let fallback = || json!({"user": user, "role": 0, "preset": "none"});
-    Ok(Response::ok(&user_grant_json(db, project.id, user)?.unwrap_or_else(fallback)))
+    Ok(Response::ok(&operations::set_grant(ctx.db()?, &caller, &project_ref(ctx), &grantee(ctx), role)?))
 }
 
-fn delete_user_grant(ctx: &Ctx) -> Result<Response, ApiError> {
-    let (db, project) = manage(ctx)?;
-    projects::delete_user_grant(db, project.id, user_id(db, ctx)?)?;
-    Ok(Response::no_content())
-}
-
-fn get_group_grant(ctx: &Ctx) -> Result<Response, ApiError> {
-    let (db, project) = manage(ctx)?;
-    let group = group_id(db, ctx)?;
-    Ok(Response::ok(&group_grant_json(db, project.id, group)?.ok_or_else(|| no_grant("the group"))?))
-}
-
-fn put_group_grant(ctx: &Ctx) -> Result<Response, ApiError> {
-    let (db, project) = manage(ctx)?;
-    let group = group_id(db, ctx)?;
-    let role = ctx.json::<GrantRequest>()?.role()?;
-    projects::set_group_grant(db, project.id, group, role)?;
-    let fallback = || json!({"group": group, "role": 0, "preset": "none"});
-    Ok(Response::ok(&group_grant_json(db, project.id, group)?.unwrap_or_else(fallback)))
-}
-
-fn delete_group_grant(ctx: &Ctx) -> Result<Response, ApiError> {
-    let (db, project) = manage(ctx)?;
-    projects::delete_group_grant(db, project.id, group_id(db, ctx)?)?;
+fn delete_grant(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    operations::revoke_grant(ctx.db()?, &caller, &project_ref(ctx), &grantee(ctx))?;
     Ok(Response::no_content())
 }
 
@@ -194,8 +145,8 @@ fn request_access(ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 fn list_access_requests(ctx: &Ctx) -> Result<Response, ApiError> {
-    let (db, project) = manage(ctx)?;
-    Ok(Response::ok(&projects::access_requests(db, project.id)?))
+    let caller = caller::authenticate(ctx)?;
+    Ok(Response::ok(&operations::access_requests(ctx.db()?, &caller, &project_ref(ctx))?))
 }
 
 // ----- helpers -----
@@ -224,12 +175,12 @@ fn router() -> Router {
         route("GET", "/api/v1/projects/:project/secret", get_secret),
         route("PUT", "/api/v1/projects/:project/secret", put_secret),
         route("GET", "/api/v1/projects/:project/grants", list_grants),
-        route("GET", "/api/v1/projects/:project/grants/users/:user", get_user_grant),
-        route("PUT", "/api/v1/projects/:project/grants/users/:user", put_user_grant),
-        route("DELETE", "/api/v1/projects/:project/grants/users/:user", delete_user_grant),
-        route("GET", "/api/v1/projects/:project/grants/groups/:group", get_group_grant),
-        route("PUT", "/api/v1/projects/:project/grants/groups/:group", put_group_grant),
-        route("DELETE", "/api/v1/projects/:project/grants/groups/:group", delete_group_grant),
+        route("GET", "/api/v1/projects/:project/grants/users/:user", get_grant),
+        route("PUT", "/api/v1/projects/:project/grants/users/:user", put_grant),
+        route("DELETE", "/api/v1/projects/:project/grants/users/:user", delete_grant),
+        route("GET", "/api/v1/projects/:project/grants/groups/:group", get_grant),
+        route("PUT", "/api/v1/projects/:project/grants/groups/:group", put_grant),
+        route("DELETE", "/api/v1/projects/:project/grants/groups/:group", delete_grant),
         route("POST", "/api/v1/projects/:project/access-requests", request_access),
         route("GET", "/api/v1/projects/:project/access-requests", list_access_requests),
     ])

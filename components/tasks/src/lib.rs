@@ -11,7 +11,7 @@ use conveyor_core::domain::task::{
 use conveyor_core::http::{BULK_BODY_LIMIT, PAYLOAD_BODY_LIMIT};
 use conveyor_core::policy;
 use conveyor_core::tasks::{self, ClaimTarget};
-use conveyor_core::{ApiError, Ctx, Response, Router, clock, control, projects, route};
+use conveyor_core::{ApiError, Ctx, Response, Router, clock, control, operations, projects, route};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -25,10 +25,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 fn submit(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let request: SubmitRequest = ctx.json()?;
-    let db = ctx.db()?;
-    let project = projects::resolve(db, &request.project.to_ref())?;
-    policy::may_submit(db, &caller, &project)?;
-    let task = tasks::submit(db, ctx.kv()?.as_ref(), &project, &request.spec(), clock::now())?;
+    let task = operations::submit_task(ctx.db()?, ctx.kv()?.as_ref(), &caller, &request, clock::now())?;
     Ok(Response::created(&task))
 }
 
@@ -156,10 +153,7 @@ fn parse_flag(value: &str) -> Result<bool, ApiError> {
 
 /// The task in the path, if the caller may read its project: 403 private, 404 hidden (or no such task).
 fn readable_task(ctx: &Ctx, caller: &Caller) -> Result<Task, ApiError> {
-    let db = ctx.db()?;
-    let task = tasks::get(db, task_id(ctx)?)?;
-    policy::require_read_task(db, caller, &task)?;
-    Ok(task)
+    operations::read_task(ctx.db()?, caller, task_id(ctx)?)
 }
 
 // ----- control -----
@@ -169,14 +163,7 @@ fn control(ctx: &Ctx) -> Result<Response, ApiError> {
     Ok(control::dispatch(ctx, |method, params| {
         let action = tasks::Action::parse(method, params)?.ok_or_else(|| control::unknown_method(method))?;
         let caller = caller::authenticate(ctx)?;
-        let db = ctx.db()?;
-        let task = tasks::get(db, task_id(ctx)?)?;
-        let project = projects::get(db, task.project)?;
-        policy::authorize(db, &caller, &project, action.required_role()).map_err(|error| match error {
-            ApiError::NotFound(_) => ApiError::NotFound(format!("task {} not found", task.id)),
-            other => other,
-        })?;
-        action.run(db, task.id, clock::now())
+        operations::task_action(ctx.db()?, &caller, task_id(ctx)?, action, clock::now())
     }))
 }
 

@@ -26,9 +26,6 @@ use serde_json::{Value as Json, json};
 use task_routes::*;
 use worker_routes::*;
 
-/// Most rows one listing (`/project/list`, `/logs`, `/manager/list`) pages through.
-const PAGE: i64 = 1000;
-
 // ----- helpers -----
 
 fn body<T: serde::de::DeserializeOwned>(ctx: &Ctx) -> Result<T, ApiError> {
@@ -47,33 +44,14 @@ fn path_project<'a>(ctx: &'a Ctx) -> Result<(Caller, &'a dyn Db, Project), ApiEr
     Ok((caller, db, project))
 }
 
-/// Every row of a collection in `scope`, paged through `PAGE` rows at a time.
+/// Every row of a collection in `scope` (task_tracker had no paging).
 fn all_rows(
     db: &dyn Db,
     resource: &query::Resource,
     scope: &Scope,
     filters: &[(String, String)],
 ) -> Result<Vec<serde_json::Map<String, Json>>, ApiError> {
-    all_pages(filters, |pairs| Listing::run(db, resource, scope, pairs))
-}
-
-/// Every row a listing answers, asking `list` for `PAGE` rows at a time (task_tracker had no paging).
-fn all_pages(
-    filters: &[(String, String)],
-    list: impl Fn(&[(String, String)]) -> Result<Listing, ApiError>,
-) -> Result<Vec<serde_json::Map<String, Json>>, ApiError> {
-    let mut rows = Vec::new();
-    loop {
-        let mut pairs = filters.to_vec();
-        pairs.push(("limit".into(), PAGE.to_string()));
-        pairs.push(("offset".into(), rows.len().to_string()));
-        let page = list(&pairs)?.page;
-        let done = page.results.len() < PAGE as usize;
-        rows.extend(page.results);
-        if done {
-            return Ok(rows);
-        }
-    }
+    query::all_pages(filters, |pairs| Listing::run(db, resource, scope, pairs))
 }
 
 // ----- GET / -----

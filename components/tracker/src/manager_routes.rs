@@ -1,6 +1,6 @@
 //! Routes of managers' accounts: `/register`, `/login`, `/logout`, `/account` and `/manager/*`.
 
-use super::{all_pages, body, id_param, path_project};
+use super::{body, id_param, path_project};
 use conveyor_core::accounts::{self, Hook, LoginInput, Settings, SignupInput};
 use conveyor_core::auth::{self, Principal};
 use conveyor_core::compat::tracker as wire;
@@ -59,7 +59,7 @@ pub(crate) fn account(ctx: &Ctx) -> Result<Response, ApiError> {
 pub(crate) fn manager_list(ctx: &Ctx) -> Result<Response, ApiError> {
     let principal = auth::authenticate(ctx)?;
     let db = ctx.db()?;
-    let users = all_pages(&[], |pairs| accounts::list_users(db, &principal, pairs))?;
+    let users = conveyor_core::query::all_pages(&[], |pairs| accounts::list_users(db, &principal, pairs))?;
     let managers: Vec<Json> = users.iter().map(wire::manager_row).collect();
     Ok(wire::ok(json!({"managers": managers})))
 }

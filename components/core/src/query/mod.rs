@@ -15,7 +15,7 @@ mod sql;
 #[cfg(test)]
 mod tests;
 
-pub use page::{Listing, page_json, run};
+pub use page::{Listing, all_pages, page_json, run};
 pub use parse::parse;
 
 use crate::db::Value;

@@ -35,6 +35,26 @@ impl Listing {
     }
 }
 
+/// Every row a listing answers, asking `list` for [`MAX_LIMIT`](super::MAX_LIMIT) rows at a time: for the
+/// wire-compatible surfaces whose originals had no paging.
+pub fn all_pages(
+    filters: &[(String, String)],
+    list: impl Fn(&[(String, String)]) -> Result<Listing, ApiError>,
+) -> Result<Vec<Map<String, Json>>, ApiError> {
+    let mut rows = Vec::new();
+    loop {
+        let mut pairs = filters.to_vec();
+        pairs.push(("limit".into(), super::MAX_LIMIT.to_string()));
+        pairs.push(("offset".into(), rows.len().to_string()));
+        let page = list(&pairs)?.page;
+        let done = page.results.len() < super::MAX_LIMIT as usize;
+        rows.extend(page.results);
+        if done {
+            return Ok(rows);
+        }
+    }
+}
+
 /// Runs the query: one COUNT(*) and one SELECT with ORDER BY / LIMIT / OFFSET, all values bound.
 pub fn run(db: &dyn Db, resource: &Resource, scope: &Scope, query: &Query) -> Result<Page, ApiError> {
     let count = sql::count(resource, scope, query);
