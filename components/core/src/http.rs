@@ -67,6 +67,23 @@ impl Request {
         self.base_url.starts_with("https://")
     }
 
+    /// Whether the method may change state (anything but GET, HEAD and OPTIONS).
+    pub fn is_unsafe_method(&self) -> bool {
+        !matches!(self.method.as_str(), "GET" | "HEAD" | "OPTIONS")
+    }
+
+    /// Whether a browser sent this request from another site: `Sec-Fetch-Site` says so, or, from browsers
+    /// that do not send it, `Origin` (else `Referer`) names another host than the one addressed. A request
+    /// with none of them (a script, a non-browser client) is not cross-site.
+    pub fn is_cross_site(&self) -> bool {
+        if let Some(site) = self.header("sec-fetch-site") {
+            return !matches!(site.trim().to_ascii_lowercase().as_str(), "same-origin" | "none");
+        }
+        let Some(source) = self.header("origin").or_else(|| self.header("referer")) else { return false };
+        let addressed = self.header("host").map(str::to_string).or_else(|| authority(&self.base_url));
+        authority(source).is_none_or(|source| Some(source) != addressed)
+    }
+
     /// True when the Content-Type is `application/json` (any parameters) or a `+json` type.
     pub fn has_json_content_type(&self) -> bool {
         self.header("content-type").is_some_and(|value| {
@@ -101,6 +118,13 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             }
         }
     })
+}
+
+/// The lower-cased `host[:port]` of an absolute URL (`None` for `null` or a relative reference).
+fn authority(url: &str) -> Option<String> {
+    let (_, rest) = url.trim().split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    (!authority.is_empty()).then(|| authority.to_ascii_lowercase())
 }
 
 /// An outgoing response.
@@ -219,6 +243,40 @@ mod tests {
         let pairs = request.query_pairs();
         assert_eq!(pairs[1], ("b".to_string(), "x y".to_string()));
         assert_eq!(pairs.len(), 3);
+    }
+
+    #[test]
+    fn cross_site_requests_are_told_by_fetch_metadata_then_origin_then_referer() {
+        let with = |headers: &[(&str, &str)]| Request {
+            method: "POST".into(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            base_url: "http://conveyor.example:3000".into(),
+            ..Request::default()
+        };
+        let host = ("host", "conveyor.example:3000");
+        for same in [
+            vec![("sec-fetch-site", "same-origin")],
+            vec![("Sec-Fetch-Site", "none")],
+            vec![host, ("origin", "http://Conveyor.example:3000")],
+            vec![("origin", "https://conveyor.example:3000")],
+            vec![host, ("referer", "http://conveyor.example:3000/ui/page?x=1")],
+            vec![host],
+            vec![],
+        ] {
+            assert!(!with(&same).is_cross_site(), "{same:?}");
+        }
+        for cross in [
+            vec![("sec-fetch-site", "cross-site"), ("origin", "http://conveyor.example:3000")],
+            vec![("sec-fetch-site", "same-site")],
+            vec![host, ("origin", "http://evil.example")],
+            vec![host, ("origin", "null")],
+            vec![host, ("origin", "http://conveyor.example:3001")],
+            vec![host, ("referer", "https://evil.example/conveyor.example:3000")],
+        ] {
+            assert!(with(&cross).is_cross_site(), "{cross:?}");
+        }
+        assert!(post(None, "").is_unsafe_method());
+        assert!(!Request { method: "GET".into(), ..Request::default() }.is_unsafe_method());
     }
 
     #[test]
