@@ -69,13 +69,6 @@ async fn crud_by_id_and_name_with_spec_errors() {
     assert_error(&call(&app, "DELETE", &format!("{PROJECTS}/{id}"), &alice, None).await, 404, "not_found");
 }
 
-fn bearer(who: &Who) -> String {
-    match who {
-        Who::Bearer(token) => token.clone(),
-        other => panic!("not a bearer: {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn visibility_hides_projects_and_grants_reveal_them() {
     let app = TestHost::start().await;

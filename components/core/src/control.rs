@@ -78,6 +78,17 @@ impl RpcError {
     fn new(status: u16, code: i64, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into(), data: None, headers: Vec::new() }
     }
+
+    fn with_data(mut self, data: Json) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// Credentials that were presented but are wrong: the error of [`RpcError::from`], answered with 401 and
+    /// `WWW-Authenticate` (an anonymous call refused by a method is 403, as for control actions).
+    pub fn unauthenticated(error: &ApiError) -> Self {
+        Self { status: 401, headers: error.headers(), ..Self::from(error) }
+    }
 }
 
 impl From<&ApiError> for RpcError {
@@ -99,6 +110,9 @@ impl From<&ApiError> for RpcError {
         if let Some(errors) = body.errors {
             data.insert("errors".into(), json!(errors));
         }
+        if let ApiError::UnknownField(field) = error {
+            data.insert("field".into(), json!(field));
+        }
         if let Some(retry_after) = body.retry_after {
             data.insert("retry_after".into(), json!(retry_after));
         }
@@ -110,64 +124,101 @@ impl From<&ApiError> for RpcError {
     }
 }
 
-/// A parsed call: method, params (an object; `{}` when absent or null) and id.
+/// A parsed call: method, params (an object; `{}` when absent or null) and id (`None`: a notification).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     pub method: String,
     pub params: Json,
-    pub id: Json,
+    pub id: Option<Json>,
 }
 
-/// Parses a JSON-RPC 2.0 request body. Err carries the answer's id (null when it could not be read).
-pub fn parse(body: &[u8]) -> Result<Call, Box<(RpcError, Json)>> {
-    let value: Json = serde_json::from_slice(body)
-        .map_err(|e| Box::new((RpcError::new(400, PARSE_ERROR, format!("parse error: {e}")), Json::Null)))?;
-    let invalid = |message: &str, id: &Json| Box::new((RpcError::new(400, INVALID_REQUEST, message), id.clone()));
+impl Call {
+    /// The id the answer carries (null for a notification that is answered anyway).
+    pub fn answer_id(&self) -> Json {
+        self.id.clone().unwrap_or(Json::Null)
+    }
+}
+
+/// A refused request: the error and the id its answer carries (null when the id could not be read).
+pub type Refusal = Box<(RpcError, Json)>;
+
+/// Parses a JSON-RPC 2.0 request body holding one call (control actions take no batches).
+pub fn parse(body: &[u8]) -> Result<Call, Refusal> {
+    let value: Json = serde_json::from_slice(body).map_err(|error| Box::new((parse_error(&error), Json::Null)))?;
+    if value.is_array() {
+        let message = "batches are not supported: send one call per request";
+        return Err(Box::new((RpcError::new(400, INVALID_REQUEST, message), Json::Null)));
+    }
+    parse_call(value)
+}
+
+/// The answer to a body that is not JSON.
+pub fn parse_error(error: &serde_json::Error) -> RpcError {
+    RpcError::new(400, PARSE_ERROR, format!("parse error: {error}"))
+}
+
+/// An invalid request (-32600, HTTP 400).
+pub fn invalid_request(message: impl Into<String>) -> RpcError {
+    RpcError::new(400, INVALID_REQUEST, message)
+}
+
+/// Parses one JSON-RPC 2.0 request object.
+pub fn parse_call(value: Json) -> Result<Call, Refusal> {
+    let invalid = |message: &str, id: &Json| Box::new((invalid_request(message), id.clone()));
     let Json::Object(object) = value else {
-        let message = if value.is_array() {
-            "batches are not supported: send one call per request"
-        } else {
-            "the request must be a JSON-RPC 2.0 object"
-        };
-        return Err(invalid(message, &Json::Null));
+        return Err(invalid("the request must be a JSON-RPC 2.0 object", &Json::Null));
     };
-    let id = object.get("id").cloned().unwrap_or(Json::Null);
-    if !(id.is_null() || id.is_number() || id.is_string()) {
+    let id = object.get("id").cloned();
+    if id.as_ref().is_some_and(|id| !(id.is_null() || id.is_number() || id.is_string())) {
         return Err(invalid("`id` must be a number, a string or null", &Json::Null));
     }
+    let id_or_null = id.clone().unwrap_or(Json::Null);
     if let Some(extra) = object.keys().find(|k| !["jsonrpc", "method", "params", "id"].contains(&k.as_str())) {
-        return Err(invalid(&format!("unknown member `{extra}` in the request"), &id));
+        return Err(invalid(&format!("unknown member `{extra}` in the request"), &id_or_null));
     }
     if object.get("jsonrpc") != Some(&json!("2.0")) {
-        return Err(invalid("`jsonrpc` must be \"2.0\"", &id));
+        return Err(invalid("`jsonrpc` must be \"2.0\"", &id_or_null));
     }
     let Some(Json::String(method)) = object.get("method") else {
-        return Err(invalid("`method` must be a string", &id));
+        return Err(invalid("`method` must be a string", &id_or_null));
     };
     let params = match object.get("params") {
         None | Some(Json::Null) => json!({}),
         Some(params @ Json::Object(_)) => params.clone(),
         Some(Json::Array(_)) => {
             let error = RpcError::new(400, INVALID_PARAMS, "positional params are not supported: use an object");
-            return Err(Box::new((error, id)));
+            return Err(Box::new((error.with_data(json!({"field": "params"})), id_or_null)));
         }
-        Some(_) => return Err(Box::new((RpcError::new(400, INVALID_PARAMS, "`params` must be an object"), id))),
+        Some(_) => {
+            let error = RpcError::new(400, INVALID_PARAMS, "`params` must be an object");
+            return Err(Box::new((error.with_data(json!({"field": "params"})), id_or_null)));
+        }
     };
     Ok(Call { method: method.clone(), params, id })
 }
 
 /// The success answer.
 pub fn result_response(result: Json, id: Json) -> Response {
-    Response::ok(&json!({"jsonrpc": "2.0", "result": result, "id": id}))
+    Response::ok(&result_object(result, id))
 }
 
-/// The error answer.
-pub fn error_response(error: &RpcError, id: Json) -> Response {
+/// The success answer object.
+pub fn result_object(result: Json, id: Json) -> Json {
+    json!({"jsonrpc": "2.0", "result": result, "id": id})
+}
+
+/// The error answer object.
+pub fn error_object(error: &RpcError, id: Json) -> Json {
     let mut object = json!({"code": error.code, "message": error.message});
     if let Some(data) = &error.data {
         object["data"] = data.clone();
     }
-    let mut response = Response::json(error.status, &json!({"jsonrpc": "2.0", "error": object, "id": id}));
+    json!({"jsonrpc": "2.0", "error": object, "id": id})
+}
+
+/// The error answer, with the error's HTTP status and headers.
+pub fn error_response(error: &RpcError, id: Json) -> Response {
+    let mut response = Response::json(error.status, &error_object(error, id));
     for (name, value) in &error.headers {
         response = response.with_header(name, value.clone());
     }
@@ -179,8 +230,8 @@ pub fn answer(body: &[u8], run: impl FnOnce(&str, &Json) -> Result<Json, ApiErro
     match parse(body) {
         Err(rejected) => error_response(&rejected.0, rejected.1),
         Ok(call) => match run(&call.method, &call.params) {
-            Ok(result) => result_response(result, call.id),
-            Err(error) => error_response(&RpcError::from(&error), call.id),
+            Ok(result) => result_response(result, call.answer_id()),
+            Err(error) => error_response(&RpcError::from(&error), call.answer_id()),
         },
     }
 }

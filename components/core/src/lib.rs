@@ -23,6 +23,7 @@ pub mod projects;
 pub mod query;
 pub mod ratelimit;
 pub mod router;
+pub mod rpc;
 pub mod secrets;
 pub mod session;
 pub mod store;

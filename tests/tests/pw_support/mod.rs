@@ -30,6 +30,14 @@ impl Worker {
     }
 }
 
+/// A person's bearer token; panics for anyone else.
+pub fn bearer(who: &Who) -> String {
+    match who {
+        Who::Bearer(token) => token.clone(),
+        other => panic!("not a bearer: {other:?}"),
+    }
+}
+
 pub fn admin(app: &TestHost) -> Who {
     Who::Bearer(app.host.admin_token.clone().expect("the test host has an admin token"))
 }

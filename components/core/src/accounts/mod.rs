@@ -55,6 +55,16 @@ fn duplicate(field: &str, message: &str) -> ApiError {
     ApiError::conflict("duplicate", format!("{message} (`{field}`)"))
 }
 
+/// The field a `duplicate` conflict of these services names (`username`, `email`, `name`), if it is one.
+pub fn duplicate_field(error: &ApiError) -> Option<&str> {
+    match error {
+        ApiError::Conflict { code: "duplicate", detail } => {
+            detail.strip_suffix("`)")?.rsplit_once("(`").map(|(_, f)| f)
+        }
+        _ => None,
+    }
+}
+
 fn invalid_code() -> ApiError {
     ApiError::bad_request("invalid_token", "the token is invalid, used or expired")
 }
