@@ -4,6 +4,7 @@ use crate::engine::Limits;
 use crate::manifest::App;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::runtime_config::Stores;
+use crate::tick::Ticks;
 use crate::variables::Environment;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
@@ -49,6 +50,7 @@ pub struct RunningHost {
     pub runtime: Arc<Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<()>>,
+    ticks: Ticks,
 }
 
 impl RunningHost {
@@ -57,16 +59,17 @@ impl RunningHost {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, waits for in-flight requests, and returns.
+    /// Stops accepting and ticking, waits for in-flight requests (ticks' too), and returns.
     pub async fn stop(mut self) -> Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        self.ticks.stop().await;
         (&mut self.task).await?
     }
 }
 
-/// Loads the manifest, resolves variables, compiles components and starts serving.
+/// Loads the manifest, resolves variables, compiles components, starts serving and ticking.
 pub async fn start(options: HostOptions) -> Result<RunningHost> {
     let app = App::load(&options.manifest)?;
     let stores = match &options.runtime_config {
@@ -75,6 +78,7 @@ pub async fn start(options: HostOptions) -> Result<RunningHost> {
     };
     let environment = Environment { overrides: options.variables.clone() };
     let variables = crate::variables::resolve(&app.manifest, &options.data_dir, &environment)?;
+    let ticks = app.manifest.ticks.clone();
     let admin_token = variables.get(crate::variables::ADMIN_TOKEN).filter(|t| !t.is_empty()).cloned();
     let config = RuntimeOptions {
         stores,
@@ -91,5 +95,6 @@ pub async fn start(options: HostOptions) -> Result<RunningHost> {
     let task = tokio::spawn(crate::server::serve(runtime.clone(), listener, async {
         let _ = stopped.await;
     }));
-    Ok(RunningHost { addr, admin_token, runtime, stop: Some(stop), task })
+    let ticks = Ticks::start(&runtime, &ticks, addr);
+    Ok(RunningHost { addr, admin_token, runtime, stop: Some(stop), task, ticks })
 }

@@ -1,5 +1,6 @@
 //! Conveyor's native Spin-compatible host: reads `spin.toml`, builds the components, compiles them once,
-//! routes HTTP requests as Spin does and implements Spin's sqlite, key-value and variables interfaces.
+//! routes HTTP requests as Spin does and implements Spin's sqlite, key-value and variables interfaces; it
+//! also calls the routes `[[application.tool.conveyor.tick]]` names periodically (`tick`).
 //!
 //! Each interface (`sqlite`, `kv`, `variables`, `outbound`) keeps its WIT glue apart from a backend
 //! trait; the runtime-config file (`runtime_config`) chooses the backends, `services` opens them.
@@ -22,6 +23,7 @@ mod server;
 mod services;
 mod sqlite;
 mod state;
+mod tick;
 mod variables;
 
 pub use cache::CacheStats;

@@ -1,6 +1,8 @@
 //! The subset of Spin's application manifest (v2) that Conveyor's host supports. Anything else in the file
-//! is a start-up error naming the key, never silently ignored.
+//! is a start-up error naming the key, never silently ignored; the one exception is Spin's own: tool tables
+//! (`application.tool.<name>`) other than `conveyor`, which are for other tools.
 
+use crate::router::{RoutePattern, Router};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -18,6 +20,9 @@ pub struct Manifest {
     pub trigger: Triggers,
     #[serde(default)]
     pub component: BTreeMap<String, Component>,
+    /// `[[application.tool.conveyor.tick]]`, read from `application.tool` by [`parse`].
+    #[serde(skip)]
+    pub ticks: Vec<Tick>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -30,6 +35,31 @@ pub struct Application {
     pub description: Option<String>,
     #[serde(default)]
     pub authors: Vec<String>,
+    /// Settings for tools, which Spin ignores: any `tool.<name>` table is accepted, and only
+    /// `tool.conveyor` is read (strictly, into [`Manifest::ticks`]).
+    #[serde(default)]
+    pub tool: BTreeMap<String, toml::Table>,
+}
+
+/// `[[application.tool.conveyor.tick]]`: the local host POSTs to `route` every `every_seconds`, as an
+/// external cron does where the application runs on Spin.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tick {
+    /// A request path, served by some trigger.
+    pub route: String,
+    /// 1..=86400.
+    pub every_seconds: u64,
+}
+
+impl Tick {
+    /// Longest period a tick may have: a day.
+    pub const MAX_SECONDS: u64 = 86_400;
+
+    /// The time between two calls.
+    pub fn period(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.every_seconds)
+    }
 }
 
 /// An application variable: a default, or required; secret ones are never printed.
@@ -139,8 +169,11 @@ pub fn parse(text: &str) -> Result<Manifest> {
         if !manifest.component.contains_key(&trigger.component) {
             bail!("key `trigger.http[{index}].component`: no component `{}` is defined", trigger.component);
         }
-        crate::router::RoutePattern::parse(&trigger.route)
-            .with_context(|| format!("key `trigger.http[{index}].route`"))?;
+        RoutePattern::parse(&trigger.route).with_context(|| format!("key `trigger.http[{index}].route`"))?;
+    }
+    let mut manifest = manifest;
+    if let Some(table) = manifest.application.tool.get(CONVEYOR_TOOL) {
+        manifest.ticks = conveyor_ticks(table, &manifest.trigger.http)?;
     }
     for (id, component) in &manifest.component {
         for (name, template) in &component.variables {
@@ -159,6 +192,49 @@ pub fn parse(text: &str) -> Result<Manifest> {
         }
     }
     Ok(manifest)
+}
+
+/// The `application.tool` table this host reads; Spin ignores them all.
+const CONVEYOR_TOOL: &str = "conveyor";
+
+/// Reads `[application.tool.conveyor]`: only `tick`, an array of tables, each of whose route a trigger serves.
+fn conveyor_ticks(table: &toml::Table, triggers: &[HttpTrigger]) -> Result<Vec<Tick>> {
+    let patterns = triggers.iter().map(|t| Ok((RoutePattern::parse(&t.route)?, ()))).collect::<Result<_>>()?;
+    let router = Router::new(patterns).context("key `trigger.http`")?;
+    let mut ticks = Vec::new();
+    for (key, value) in table {
+        let path = format!("application.tool.{CONVEYOR_TOOL}.{key}");
+        if key != "tick" {
+            bail!("key `{path}`: not supported by this host (only `tick`)");
+        }
+        let Some(array) = value.as_array() else {
+            bail!("key `{path}`: must be an array of tables, written `[[{path}]]`");
+        };
+        for (index, value) in array.iter().enumerate() {
+            let key = format!("{path}[{index}]");
+            let tick: Tick =
+                value.clone().try_into().map_err(|e| anyhow::anyhow!("key `{key}`: {}", one_line(&e.to_string())))?;
+            check_route(&tick.route, &router).with_context(|| format!("key `{key}.route`"))?;
+            if !(1..=Tick::MAX_SECONDS).contains(&tick.every_seconds) {
+                bail!("key `{key}.every_seconds`: must be 1 to {}, found {}", Tick::MAX_SECONDS, tick.every_seconds);
+            }
+            ticks.push(tick);
+        }
+    }
+    Ok(ticks)
+}
+
+/// A tick's route is a plain path (no query) that some trigger serves.
+fn check_route(route: &str, router: &Router<()>) -> Result<()> {
+    let is_path = route.starts_with('/')
+        && http::uri::PathAndQuery::try_from(route).is_ok_and(|p| p.query().is_none() && p.path() == route);
+    if !is_path {
+        bail!("`{route}` must be a path starting with `/`, without a query");
+    }
+    if router.route(route).is_none() {
+        bail!("no component serves `{route}` (see `trigger.http`)");
+    }
+    Ok(())
 }
 
 fn one_line(message: &str) -> String {
@@ -257,6 +333,74 @@ command = "cargo build"
             assert!(error.contains(key), "expected `{key}` in: {error}");
             assert!(!error.contains('\n'), "one line: {error}");
         }
+    }
+
+    const TICK: &str = "[[application.tool.conveyor.tick]]\nroute = \"/api/v1/run\"\nevery_seconds = 1\n";
+
+    /// `GOOD` with `tables` inserted after `[application]`'s keys.
+    fn with_tool(tables: &str) -> String {
+        GOOD.replace("[variables]", &format!("{tables}[variables]"))
+    }
+
+    #[test]
+    fn ticks_are_read_from_the_conveyor_tool_table() {
+        assert!(parse(GOOD).unwrap().ticks.is_empty());
+        let second = "[[application.tool.conveyor.tick]]\nroute = \"/api/v2\"\nevery_seconds = 86400\n";
+        let manifest = parse(&with_tool(&format!("{TICK}{second}"))).unwrap();
+        assert_eq!(
+            manifest.ticks,
+            [
+                Tick { route: "/api/v1/run".into(), every_seconds: 1 },
+                Tick { route: "/api/v2".into(), every_seconds: 86_400 },
+            ]
+        );
+        assert_eq!(manifest.ticks[0].period(), std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn other_tools_tables_are_ignored_as_spin_ignores_them() {
+        let others = "[application.tool.spin-test]\nsource = \"x\"\n[application.tool.other.deep]\nanything = [1, 2]\n";
+        let manifest = parse(&with_tool(&format!("{others}{TICK}"))).unwrap();
+        assert_eq!(manifest.ticks.len(), 1);
+        assert_eq!(manifest.application.tool.len(), 3);
+        assert!(parse(&with_tool("[application.tool.conveyor]\n")).unwrap().ticks.is_empty());
+    }
+
+    #[test]
+    fn each_bad_tick_names_the_key() {
+        let tick = |body: &str| with_tool(&format!("[[application.tool.conveyor.tick]]\n{body}\n"));
+        let cases = [
+            (with_tool("[application.tool.conveyor]\ncron = \"* * * * *\"\n"), "application.tool.conveyor.cron"),
+            (with_tool("[application.tool.conveyor.tick]\nroute = \"/api\"\n"), "application.tool.conveyor.tick"),
+            (tick("route = \"/api\"\nevery_seconds = 1\nmethod = \"GET\""), "method"),
+            (tick("route = \"/api\""), "every_seconds"),
+            (tick("every_seconds = 1"), "route"),
+            (tick("route = \"/api\"\nevery_seconds = 0"), "application.tool.conveyor.tick[0].every_seconds"),
+            (tick("route = \"/api\"\nevery_seconds = 86401"), "application.tool.conveyor.tick[0].every_seconds"),
+            (tick("route = \"/api\"\nevery_seconds = -1"), "application.tool.conveyor.tick[0]"),
+            (tick("route = \"/api\"\nevery_seconds = \"1\""), "application.tool.conveyor.tick[0]"),
+            (tick("route = \"api\"\nevery_seconds = 1"), "application.tool.conveyor.tick[0].route"),
+            (tick("route = \"/api?x=1\"\nevery_seconds = 1"), "application.tool.conveyor.tick[0].route"),
+            (tick("route = \"/a b\"\nevery_seconds = 1"), "application.tool.conveyor.tick[0].route"),
+            (with_tool("[application.tool]\nconveyor = 1\n"), "conveyor"),
+        ];
+        for (text, key) in cases {
+            let error = format!("{:#}", parse(&text).unwrap_err());
+            assert!(error.contains(key), "expected `{key}` in: {error}");
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
+    }
+
+    #[test]
+    fn a_tick_on_a_route_no_component_serves_is_an_error() {
+        let narrow = with_tool(TICK).replace("route = \"/api/...\"", "route = \"/other/...\"");
+        let error = format!("{:#}", parse(&narrow).unwrap_err());
+        assert!(
+            error.contains("key `application.tool.conveyor.tick[0].route`: no component serves `/api/v1/run`"),
+            "{error}"
+        );
+        let exact = with_tool(TICK).replace("route = \"/api/...\"", "route = \"/api/v1/run\"");
+        assert_eq!(parse(&exact).unwrap().ticks.len(), 1);
     }
 
     #[test]

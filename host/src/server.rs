@@ -3,7 +3,7 @@
 
 use crate::runtime::{HostResponse, Runtime, error_response};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use hyper::body::Body;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,8 +13,13 @@ use tokio::net::TcpListener;
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Reads the request body within the runtime's limit and hands the request to the runtime.
-pub async fn serve_one(runtime: &Runtime, request: http::Request<Incoming>, client: SocketAddr) -> HostResponse {
+/// Reads the request body within the runtime's limit and hands the request to the runtime: for a request
+/// from a client (hyper's `Incoming` body) and for one the host makes itself (`tick`).
+pub async fn serve_one<B>(runtime: &Runtime, request: http::Request<B>, client: SocketAddr) -> HostResponse
+where
+    B: Body,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let limit = runtime.limits().max_body;
     let declared =
         request.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());

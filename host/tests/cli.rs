@@ -57,6 +57,17 @@ fn bad_manifests_fail_with_one_line_naming_file_and_key() {
         ("unknown-variable", VALID.replace("{{ greeting }}", "{{ nope }}"), "component.c.variables.g"),
         ("unsupported-key", VALID.replace("[component.c]", "[component.c]\nfiles = []"), "files"),
         ("missing-wasm", VALID.to_string(), "component `c`"),
+        (
+            "tick-unknown-key",
+            format!("{VALID}[application.tool.conveyor]\ncron = \"*\"\n"),
+            "application.tool.conveyor.cron",
+        ),
+        (
+            "tick-unserved-route",
+            VALID.replace("route = \"/...\"", "route = \"/api/...\"")
+                + "[[application.tool.conveyor.tick]]\nroute = \"/other\"\nevery_seconds = 1\n",
+            "application.tool.conveyor.tick[0].route",
+        ),
     ];
     for (name, manifest, key) in cases {
         let stderr = failing_up(name, &manifest);
