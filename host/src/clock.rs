@@ -13,6 +13,11 @@ impl Clock {
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
     }
+
+    /// Guest time now, in whole Unix seconds.
+    pub fn unix_seconds(&self) -> i64 {
+        wasmtime_wasi::HostWallClock::now(self).as_secs() as i64
+    }
 }
 
 impl wasmtime_wasi::HostWallClock for Clock {

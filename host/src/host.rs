@@ -25,6 +25,9 @@ pub struct HostOptions {
     pub variables: HashMap<String, String>,
     /// Spin's runtime-config file (`--runtime-config-file`): where each database and store lives.
     pub runtime_config: Option<PathBuf>,
+    /// Whether to fire the manifest's `[[application.tool.conveyor.tick]]` routes (tests that call those
+    /// routes themselves, at controlled times, turn this off).
+    pub ticks: bool,
 }
 
 impl HostOptions {
@@ -38,6 +41,7 @@ impl HostOptions {
             limits: Limits::default(),
             variables: HashMap::new(),
             runtime_config: None,
+            ticks: true,
         }
     }
 }
@@ -78,7 +82,7 @@ pub async fn start(options: HostOptions) -> Result<RunningHost> {
     };
     let environment = Environment { overrides: options.variables.clone() };
     let variables = crate::variables::resolve(&app.manifest, &options.data_dir, &environment)?;
-    let ticks = app.manifest.ticks.clone();
+    let ticks = if options.ticks { app.manifest.ticks.clone() } else { Vec::new() };
     let admin_token = variables.get(crate::variables::ADMIN_TOKEN).filter(|t| !t.is_empty()).cloned();
     let config = RuntimeOptions {
         stores,

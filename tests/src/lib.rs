@@ -230,6 +230,8 @@ impl TestHost {
         let data = TempDir::new("host");
         let mut options = HostOptions::new(manifest, data.path());
         options.cache_dir = Some(shared_cache_dir());
+        // Tests call tick routes (run-due) themselves, at the times they set; a test of the ticks turns them on.
+        options.ticks = false;
         configure(&mut options);
         let host = conveyor::start(options).await.expect("the host starts");
         let http = Http::new(host.url());
@@ -282,6 +284,7 @@ pub async fn child_host_main() {
     let Some(data_dir) = std::env::var_os(CHILD_HOST_DATA) else { return };
     let mut options = HostOptions::new(app_manifest(), PathBuf::from(data_dir));
     options.cache_dir = Some(shared_cache_dir());
+    options.ticks = false;
     let host = conveyor::start(options).await.expect("the child host starts");
     println!("{CHILD_HOST_URL}{}", host.url());
     std::future::pending::<()>().await;

@@ -174,6 +174,23 @@ pub fn require_admin(principal: &Principal) -> Result<(), ApiError> {
     if principal.is_admin() { Ok(()) } else { Err(ApiError::Forbidden("administrator rights required".into())) }
 }
 
+/// A user as the principal of work done for them without a request of theirs (a schedule firing): their own
+/// grants, and administrator rights when their account has them. It carries no credential (`token_id` 0);
+/// a disabled or deleted account is a 403.
+pub fn on_behalf_of(db: &dyn crate::db::Db, user: i64) -> Result<Principal, ApiError> {
+    let found = crate::store::users::find(db, &crate::domain::accounts::Ref::Id(user))?;
+    match found {
+        Some(found) if found.active => Ok(Principal::User(UserPrincipal {
+            id: found.id,
+            username: found.username,
+            admin: found.admin,
+            token_id: 0,
+            token_kind: TokenKind::Api,
+        })),
+        _ => Err(ApiError::Forbidden(format!("the account of user {user} is disabled or gone"))),
+    }
+}
+
 /// 403 unless `role` includes every bit of `needed`.
 pub fn require_role(role: i64, needed: i64) -> Result<(), ApiError> {
     if roles::has(role, needed) { Ok(()) } else { Err(ApiError::Forbidden("insufficient project role".into())) }

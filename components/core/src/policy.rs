@@ -58,6 +58,24 @@ pub fn may_read(db: &dyn Db, caller: &Caller, project: &Project) -> Result<bool,
     }
 }
 
+/// The schedules the caller may list, as a [`Scope`] over `schedules s`: administrators every one, a user
+/// their own; workers have none (403) and anonymous callers must sign in (401).
+pub fn schedules_scope(caller: &Caller) -> Result<Scope, ApiError> {
+    match require_person(caller)? {
+        principal if principal.is_admin() => Ok(Scope::default()),
+        Principal::User(user) => Ok(crate::store::schedules::owner_scope(user.id)),
+        _ => Err(ApiError::Unauthorized("authentication required".into())),
+    }
+}
+
+/// Reading or changing a schedule: its owner or an administrator. Anyone else is told it does not exist
+/// (404), so ids of other people's schedules reveal nothing.
+pub fn may_use_schedule(caller: &Caller, owner: Option<i64>, id: &str) -> Result<(), ApiError> {
+    let principal = require_person(caller)?;
+    let own = principal.user().is_some_and(|user| Some(user.id) == owner);
+    if principal.is_admin() || own { Ok(()) } else { Err(ApiError::NotFound(format!("schedule `{id}` not found"))) }
+}
+
 /// 404 (hidden) or 403 (private) unless the caller may read the project.
 pub fn require_read(db: &dyn Db, caller: &Caller, project: &Project) -> Result<(), ApiError> {
     require_visible(project, may_read(db, caller, project)?)

@@ -30,6 +30,15 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
     Ok(bytes)
 }
 
+/// A random (version 4) UUID, lower-case with hyphens: the ids of schedules (as Seed Scheduler's).
+pub fn new_uuid() -> Result<String, ApiError> {
+    let mut bytes = random_bytes::<16>()?;
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = hex(&bytes);
+    Ok(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]))
+}
+
 /// A new secret: `prefix` + base64url (no padding) of 32 random bytes.
 pub fn new_token(prefix: &str) -> Result<String, ApiError> {
     Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)))
@@ -120,6 +129,16 @@ mod tests {
         assert_eq!(a.len(), 4 + 43, "32 bytes are 43 base64url characters: {a}");
         assert!(a[4..].bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'), "{a}");
         assert_eq!(visible_prefix(&a), a[..8]);
+    }
+
+    #[test]
+    fn uuids_are_version_4() {
+        let (a, b) = (new_uuid().unwrap(), new_uuid().unwrap());
+        assert_ne!(a, b);
+        let parts: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(parts, [8, 4, 4, 4, 12], "{a}");
+        assert_eq!(&a[14..15], "4");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
     }
 
     #[test]

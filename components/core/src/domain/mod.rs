@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod project;
 pub mod roles;
+pub mod schedule;
 pub mod task;
 pub mod worker;
 

@@ -43,7 +43,7 @@ impl Visibility {
 }
 
 /// A project named in a JSON body: its id or its name (`"3"` is id 3: names are never all digits).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ProjectRef {
     Id(i64),

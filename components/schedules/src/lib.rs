@@ -1,0 +1,80 @@
+//! Component `schedules` (SPEC §7): CRUD of schedules for their owners, their failures, the control actions
+//! `run_now`, `enable`, `disable` and `requeue`, and `POST /schedules/run-due`, which fires what is due
+//! (the local host calls it every second; on Spin, any cron may). Thin handlers over
+//! `conveyor_core::schedules`. Decisions: `docs/schedules.md`.
+#![allow(unsafe_code, reason = "`#[http_component]` expands to the wasm export glue")]
+
+use conveyor_core::outbound::WasiCourier;
+use conveyor_core::schedules::{self, Action};
+use conveyor_core::{ApiError, Ctx, Response, Router, caller, clock, control, route};
+use serde_json::{Map, Value as Json};
+
+fn list(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let listing = schedules::list(ctx.db()?, &caller, &ctx.request.query_pairs())?;
+    Ok(Response::ok(&listing.to_json(&ctx.request)))
+}
+
+fn create(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let input = ctx.json()?;
+    Ok(Response::created(&schedules::create(ctx.db()?, &caller, &input, clock::now())?))
+}
+
+fn get(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    Ok(Response::ok(&schedules::get(ctx.db()?, &caller, ctx.param("id"))?))
+}
+
+/// A partial update: the members given replace the stored ones, `null` removes one.
+fn update(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let patch: Map<String, Json> = ctx.json()?;
+    Ok(Response::ok(&schedules::update(ctx.db()?, &caller, ctx.param("id"), &patch, clock::now())?))
+}
+
+fn delete(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    schedules::delete(ctx.db()?, &caller, ctx.param("id"))?;
+    Ok(Response::no_content())
+}
+
+fn failures(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let listing = schedules::failures(ctx.db()?, &caller, ctx.param("id"), &ctx.request.query_pairs())?;
+    Ok(Response::ok(&listing.to_json(&ctx.request)))
+}
+
+/// `POST /schedules/{id}` JSON-RPC: `run_now`, `enable`, `disable`, `requeue` (the owner or an administrator).
+fn control(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    Ok(control::dispatch(ctx, |method, params| {
+        let action = Action::parse(method, params)?.ok_or_else(|| control::unknown_method(method))?;
+        action.run(ctx.db()?, ctx.kv()?.as_ref(), &caller, ctx.param("id"), clock::now())
+    }))
+}
+
+/// Fires every due occurrence and sends due deliveries. Needs no credentials: it only does what is due, and
+/// each occurrence once, however often and by whomever it is called.
+fn run_due(ctx: &Ctx) -> Result<Response, ApiError> {
+    let courier = WasiCourier { timeout: schedules::DELIVERY_TIMEOUT };
+    Ok(Response::ok(&schedules::run_due(ctx.db()?, ctx.kv()?.as_ref(), &courier, clock::now())?))
+}
+
+fn router() -> Router {
+    Router::new(vec![
+        route("GET", "/api/v1/schedules", list),
+        route("POST", "/api/v1/schedules", create),
+        route("POST", "/api/v1/schedules/run-due", run_due),
+        route("GET", "/api/v1/schedules/:id", get),
+        route("PATCH", "/api/v1/schedules/:id", update),
+        route("DELETE", "/api/v1/schedules/:id", delete),
+        route("POST", "/api/v1/schedules/:id", control),
+        route("GET", "/api/v1/schedules/:id/failures", failures),
+    ])
+}
+
+#[spin_sdk::http_component]
+fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
+    conveyor_core::entry::serve(&router(), request)
+}
