@@ -276,6 +276,31 @@ async fn webhooks_are_delivered_retried_recorded_and_requeued() {
 }
 
 #[tokio::test]
+async fn an_endpoint_slower_than_the_delivery_timeout_is_a_failed_attempt() {
+    let app = TestHost::start_with(conveyor_tests::app_manifest(), |options| {
+        options.variables.insert("delivery_timeout_seconds".into(), "1".into());
+    })
+    .await;
+    let (_, ada) = user(&app, "ada").await;
+    let receiver = Receiver::start().await;
+    receiver.set("/stuck", Behaviour::Slow(Duration::from_secs(4)));
+    let stuck = create(&app, &ada, json!({"interval_definition": "1 days", "endpoint": receiver.url("/stuck")})).await;
+    clock_to(&app, stuck["next_run_at"].as_i64().unwrap());
+    let started = std::time::Instant::now();
+    let first = run_due(&app).await;
+    assert!(started.elapsed() < Duration::from_secs(3), "cut off after 1 s, not 4: {:?}", started.elapsed());
+    assert_eq!((first["delivered"].clone(), first["retried"].clone()), (json!(0), json!(1)), "{first}");
+    for _ in 0..5 {
+        clock_to(&app, now(&app) + 400);
+        run_due(&app).await;
+    }
+    let failures = expect(&call(&app, "GET", &format!("{}/failures", path_of(&stuck["id"])), &ada, None).await, 200);
+    let failure = &failures["results"][0];
+    assert_eq!(failure["status"], Value::Null, "nothing answered in time: {failure}");
+    assert!(failure["error"].as_str().unwrap().to_ascii_lowercase().contains("timeout"), "{failure}");
+}
+
+#[tokio::test]
 async fn task_schedules_submit_under_the_owners_rights_and_run_now_fires_at_once() {
     let app = TestHost::start().await;
     let (_, ada) = user(&app, "ada").await;

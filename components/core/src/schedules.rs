@@ -30,14 +30,26 @@ use std::time::Duration;
 
 pub use store::{FAILURES, RESOURCE};
 
-/// How long one delivery may take to connect, to start answering, and between bytes of its answer.
+/// How long one delivery may take to connect, to start answering, and between bytes of its answer, unless
+/// the variable `delivery_timeout_seconds` says otherwise ([`delivery_timeout`]).
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest delivery timeout the variable may set.
+const DELIVERY_TIMEOUT_MAX: u64 = 300;
+
+/// The delivery timeout the variable `delivery_timeout_seconds` sets (1–300 s); absent or invalid: 30 s.
+pub fn delivery_timeout(variable: Option<&str>) -> Duration {
+    match variable.map(str::trim).and_then(|text| text.parse::<u64>().ok()) {
+        Some(seconds @ 1..=DELIVERY_TIMEOUT_MAX) => Duration::from_secs(seconds),
+        _ => DELIVERY_TIMEOUT,
+    }
+}
 /// Retries after a failed first attempt, before the occurrence becomes a failure record.
 pub const RETRIES: i64 = 5;
 /// The longest wait between two attempts, in seconds.
 const BACKOFF_CAP: i64 = 300;
-/// How long a claimed delivery stays with its caller before another may take it over.
-const CLAIM_LEASE: i64 = DELIVERY_TIMEOUT.as_secs() as i64 + 15;
+/// How long a claimed delivery stays with its caller before another may take it over (longer than any
+/// delivery timeout, so a live caller always finishes first).
+const CLAIM_LEASE: i64 = DELIVERY_TIMEOUT_MAX as i64 + 15;
 /// Most schedules fired, and most deliveries sent, by one call of `run_due`.
 const BATCH: i64 = 50;
 

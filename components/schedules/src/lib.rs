@@ -57,7 +57,8 @@ fn control(ctx: &Ctx) -> Result<Response, ApiError> {
 /// Fires every due occurrence and sends due deliveries. Needs no credentials: it only does what is due, and
 /// each occurrence once, however often and by whomever it is called.
 fn run_due(ctx: &Ctx) -> Result<Response, ApiError> {
-    let courier = WasiCourier { timeout: schedules::DELIVERY_TIMEOUT };
+    let timeout = schedules::delivery_timeout(ctx.variable("delivery_timeout_seconds").as_deref());
+    let courier = WasiCourier { timeout };
     Ok(Response::ok(&schedules::run_due(ctx.db()?, ctx.kv()?.as_ref(), &courier, clock::now())?))
 }
 

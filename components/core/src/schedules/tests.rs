@@ -243,3 +243,12 @@ fn run_now_fires_without_moving_the_schedule_and_a_vanished_owner_is_refused() {
     assert_eq!(failures_of(&fx, &admin, &task_schedule.id)[0]["status"], 403, "the owner's account is disabled");
     assert_eq!(fx.count_tasks(Some(project.id)), 0);
 }
+
+#[test]
+fn the_delivery_timeout_variable_is_bounded() {
+    assert_eq!(delivery_timeout(None), DELIVERY_TIMEOUT);
+    assert_eq!(delivery_timeout(Some(" 5 ")), Duration::from_secs(5));
+    for bad in ["0", "301", "-3", "soon", ""] {
+        assert_eq!(delivery_timeout(Some(bad)), DELIVERY_TIMEOUT, "{bad}");
+    }
+}
