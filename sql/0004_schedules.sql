@@ -28,14 +28,16 @@ CREATE TABLE schedules (
 
 CREATE INDEX schedules_due ON schedules(next_run_at) WHERE enabled = 1;
 CREATE INDEX schedules_by_owner ON schedules(owner);
+CREATE INDEX schedules_by_project ON schedules(project) WHERE project IS NOT NULL;
 
 -- Webhook deliveries still to make: one row per fired occurrence until it succeeds or becomes a failure.
--- A caller of run-due claims due rows (attempts + 1, claimed_until) in one statement, so two callers never
--- send the same attempt.
+-- A caller of deliver-due claims due rows (attempts + 1, claimed_until) in one statement, so two callers never
+-- send the same attempt; `attempts` is also the claim's generation, which guards the write of its outcome.
 CREATE TABLE schedule_deliveries (
     id              INTEGER PRIMARY KEY,
     schedule        TEXT    NOT NULL REFERENCES schedules(id) ON DELETE CASCADE,
     occurrence_at   INTEGER NOT NULL,
+    manual          INTEGER NOT NULL DEFAULT 0,                            -- 1: run_now, not the schedule
     attempts        INTEGER NOT NULL DEFAULT 0,
     due_at          INTEGER NOT NULL,
     claimed_until   INTEGER,
@@ -44,6 +46,7 @@ CREATE TABLE schedule_deliveries (
 );
 
 CREATE INDEX schedule_deliveries_due ON schedule_deliveries(due_at);
+CREATE INDEX schedule_deliveries_by_schedule ON schedule_deliveries(schedule);
 
 -- Occurrences that could not be delivered (after every retry) or whose task was refused; `requeue` replays.
 CREATE TABLE schedule_failures (

@@ -80,7 +80,8 @@ impl Request {
             return !matches!(site.trim().to_ascii_lowercase().as_str(), "same-origin" | "none");
         }
         let Some(source) = self.header("origin").or_else(|| self.header("referer")) else { return false };
-        let addressed = self.header("host").map(str::to_string).or_else(|| authority(&self.base_url));
+        let addressed =
+            self.header("host").map(|host| host.trim().to_ascii_lowercase()).or_else(|| authority(&self.base_url));
         authority(source).is_none_or(|source| Some(source) != addressed)
     }
 
@@ -253,7 +254,7 @@ mod tests {
             base_url: "http://conveyor.example:3000".into(),
             ..Request::default()
         };
-        let host = ("host", "conveyor.example:3000");
+        let host = ("host", "Conveyor.Example:3000 ");
         for same in [
             vec![("sec-fetch-site", "same-origin")],
             vec![("Sec-Fetch-Site", "none")],

@@ -1,22 +1,22 @@
 //! Schedules (SPEC §7): CRUD for their owners, control actions, and firing without a resident process.
 //!
-//! Firing (`run_due`, called by `POST /schedules/run-due`, which the local host calls every second): every
-//! enabled schedule whose `next_run_at` has come fires once. The occurrence is taken by one guarded update
-//! that moves `next_run_at` on (see `store::schedules`), in the same transaction as its effect — a task
-//! submitted under the owner's rights, or a delivery queued — so an occurrence fires exactly once with any
-//! number of callers on any number of hosts. Missed occurrences coalesce: a schedule that was due several
-//! times while nobody called fires once, and its next run is the first one after now. Queued deliveries are
-//! then claimed and sent, all at once, each bounded by [`DELIVERY_TIMEOUT`]; a failed attempt is retried with
-//! capped exponential backoff and jitter, and after [`RETRIES`] retries becomes a failure record that
-//! `requeue` replays. Decisions: `docs/schedules.md`.
+//! Firing (`run_due`, `POST /schedules/run-due`): every enabled schedule whose `next_run_at` has come fires
+//! once. The occurrence is taken by one guarded update that moves `next_run_at` on (see `store::schedules`),
+//! in the same transaction as its effect — a task submitted under the owner's rights, or a delivery queued —
+//! so an occurrence fires exactly once with any number of callers on any number of hosts. Missed occurrences
+//! coalesce: a schedule that was due several times while nobody called fires once, and its next run is the
+//! first one after now. Delivering (`deliver_due`, `POST /schedules/deliver-due`) is separate, so a slow
+//! endpoint never delays firing: due deliveries are claimed and sent all at once within one deadline, each
+//! answer recorded as it arrives; a failed attempt is retried with capped exponential backoff and jitter, and
+//! after [`RETRIES`] retries becomes a failure record that `requeue` replays. Decisions: `docs/schedules.md`.
 
 use crate::auth::{self, Principal};
-use crate::caller::{self, Caller};
+use crate::caller::Caller;
 use crate::control::{NoParams, action_params, to_json};
 use crate::db::{self, Db};
 use crate::domain::project::ProjectRef;
 use crate::domain::schedule::{Action as Does, Definition, Failure, Schedule, ScheduleInput, ScheduleSpec};
-use crate::domain::schedule::{merge_patch, parse_cron, parse_interval};
+use crate::domain::schedule::{merge_patch, names_private_host, parse_cron, parse_interval};
 use crate::domain::task::SubmitRequest;
 use crate::error::ApiError;
 use crate::outbound::{Answer, Courier, Post};
@@ -30,11 +30,28 @@ use std::time::Duration;
 
 pub use store::{FAILURES, RESOURCE};
 
-/// How long one delivery may take to connect, to start answering, and between bytes of its answer, unless
-/// the variable `delivery_timeout_seconds` says otherwise ([`delivery_timeout`]).
+/// How long one delivery may take to connect, to start answering, and between bytes of its answer — and the
+/// whole batch of one `deliver_due` call — unless the variable `delivery_timeout_seconds` says otherwise.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest delivery timeout the variable may set.
 const DELIVERY_TIMEOUT_MAX: u64 = 300;
+/// Retries after a failed first attempt, before the occurrence becomes a failure record.
+pub const RETRIES: i64 = 5;
+/// The longest wait between two attempts, in seconds.
+const BACKOFF_CAP: i64 = 300;
+/// How much longer than its courier's deadline a claim lasts, so a live caller always records first.
+const CLAIM_MARGIN: i64 = 30;
+/// Most schedules fired, and most deliveries sent, by one call.
+const BATCH: i64 = 50;
+/// Most task failures one requeue replays (each in its own transaction); call again for the rest.
+const REQUEUE_BATCH: i64 = 100;
+
+/// The header naming the schedule of a delivery.
+pub const SCHEDULE_HEADER: &str = "x-conveyor-schedule";
+/// The header carrying the occurrence (Unix seconds) a delivery is for.
+pub const OCCURRENCE_HEADER: &str = "x-conveyor-occurrence";
+/// The header saying what fired a delivery: `schedule`, or `run_now`.
+pub const TRIGGER_HEADER: &str = "x-conveyor-trigger";
 
 /// The delivery timeout the variable `delivery_timeout_seconds` sets (1–300 s); absent or invalid: 30 s.
 pub fn delivery_timeout(variable: Option<&str>) -> Duration {
@@ -43,17 +60,31 @@ pub fn delivery_timeout(variable: Option<&str>) -> Duration {
         _ => DELIVERY_TIMEOUT,
     }
 }
-/// Retries after a failed first attempt, before the occurrence becomes a failure record.
-pub const RETRIES: i64 = 5;
-/// The longest wait between two attempts, in seconds.
-const BACKOFF_CAP: i64 = 300;
-/// How long a claimed delivery stays with its caller before another may take it over (longer than any
-/// delivery timeout, so a live caller always finishes first).
-const CLAIM_LEASE: i64 = DELIVERY_TIMEOUT_MAX as i64 + 15;
-/// Most schedules fired, and most deliveries sent, by one call of `run_due`.
-const BATCH: i64 = 50;
 
-/// What one `run_due` did.
+/// Where webhooks may point: by default not at this machine or a private network (the variable
+/// `allow_private_endpoints` = `true` allows it, for development and for tests on loopback).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Endpoints {
+    pub allow_private: bool,
+}
+
+impl Endpoints {
+    /// From the variable `allow_private_endpoints`.
+    pub fn from_variable(value: Option<&str>) -> Endpoints {
+        Endpoints { allow_private: value.is_some_and(|value| value.trim().eq_ignore_ascii_case("true")) }
+    }
+
+    fn check(self, spec: &ScheduleSpec) -> Result<(), ApiError> {
+        match &spec.action {
+            Does::Webhook { endpoint, .. } if !self.allow_private && names_private_host(endpoint) => {
+                Err(ApiError::invalid_field("endpoint", "must not name this machine or a private network address"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What one `run_due` or `deliver_due` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Firing {
     /// Occurrences taken (tasks submitted or refused, deliveries queued).
@@ -68,17 +99,20 @@ pub struct Firing {
 
 // ----- reading and writing -----
 
-/// Creates a schedule owned by the caller (a person). A task action needs the caller's right to submit
-/// into the project now; at firing time it is checked again with the owner's rights then.
-pub fn create(db: &dyn Db, caller: &Caller, input: &ScheduleInput, now: i64) -> Result<Schedule, ApiError> {
-    let principal = caller::require_person(caller)?;
-    let owner = match principal {
-        Principal::Anonymous => return Err(ApiError::Unauthorized("authentication required".into())),
-        other => other.user().map(|user| user.id),
-    };
-    let spec = input.validate()?;
+/// Creates a schedule owned by the caller (a signed-in person). A task action needs the caller's right to
+/// submit into the project now; at firing time it is checked again, with the owner's rights then.
+pub fn create(
+    db: &dyn Db,
+    caller: &Caller,
+    input: &ScheduleInput,
+    endpoints: Endpoints,
+    now: i64,
+) -> Result<Schedule, ApiError> {
+    policy::schedules_scope(caller)?;
+    let owner = caller.principal().and_then(Principal::user).map(|user| user.id);
+    let spec = checked(input, endpoints)?;
     let project = project_of(db, caller, &spec)?;
-    let next = spec.definition.first(now)?;
+    let next = first_run(&spec, now)?;
     store::insert(db, &secrets::new_uuid()?, owner, &spec, project, next, now).map_err(|error| gone(error, "project"))
 }
 
@@ -97,22 +131,21 @@ pub fn list(db: &dyn Db, caller: &Caller, pairs: &[(String, String)]) -> Result<
 }
 
 /// Changes a schedule: the body is merged onto it (`null` removes a member) and validated whole. A changed
-/// definition or time zone, or enabling it, moves `next_run_at` to the first occurrence after now.
+/// definition or time zone, or enabling it, moves `next_run_at` to the first occurrence after now; otherwise
+/// it is left as it is in the database (a firing meanwhile may have moved it).
 pub fn update(
     db: &dyn Db,
     caller: &Caller,
     id: &str,
     patch: &Map<String, Json>,
+    endpoints: Endpoints,
     now: i64,
 ) -> Result<Schedule, ApiError> {
     let current = get(db, caller, id)?;
-    let spec = merge_patch(&current.to_input(), patch)?.validate()?;
+    let spec = checked(&merge_patch(&current.to_input(), patch)?, endpoints)?;
     let project = project_of(db, caller, &spec)?;
-    let next = if current.redefined_by(&spec) || (spec.enabled && !current.enabled) {
-        spec.definition.first(now)?
-    } else {
-        current.next_run_at
-    };
+    let moves = current.redefined_by(&spec) || (spec.enabled && !current.enabled);
+    let next = if moves { Some(first_run(&spec, now)?) } else { None };
     store::update(db, id, &spec, project, next, now)
         .map_err(|error| gone(error, "project"))?
         .ok_or_else(|| not_found(id))
@@ -130,8 +163,7 @@ pub fn failures(db: &dyn Db, caller: &Caller, id: &str, pairs: &[(String, String
     Listing::run(db, &FAILURES, &store::failures_scope(id), pairs)
 }
 
-/// Every failure the caller may see (their schedules'; every one for administrators), newest first by
-/// default: Seed Scheduler's `/failed-tasks/`.
+/// Every failure of the schedules the caller may see, newest first: Seed Scheduler's `/failed-tasks/`.
 pub fn all_failures(db: &dyn Db, caller: &Caller) -> Result<Vec<Failure>, ApiError> {
     let scope = policy::schedules_scope(caller)?;
     let scope = query::Scope {
@@ -142,8 +174,24 @@ pub fn all_failures(db: &dyn Db, caller: &Caller) -> Result<Vec<Failure>, ApiErr
         },
         params: scope.params,
     };
-    let rows = query::all_pages(&[("order".into(), "-id".into())], |pairs| Listing::run(db, &FAILURES, &scope, pairs))?;
+    let order = [("order".to_string(), "-id".to_string())];
+    let rows = query::all_pages(&order, |pairs| Listing::run(db, &FAILURES, &scope, pairs))?;
     rows.into_iter().map(|row| serde_json::from_value(Json::Object(row)).map_err(ApiError::internal)).collect()
+}
+
+/// Validates a schedule and where it points.
+fn checked(input: &ScheduleInput, endpoints: Endpoints) -> Result<ScheduleSpec, ApiError> {
+    let spec = input.validate()?;
+    endpoints.check(&spec)?;
+    Ok(spec)
+}
+
+/// The first run of a schedule defined now; a cron pattern that never fires (`0 0 30 2 *`) is a 422.
+fn first_run(spec: &ScheduleSpec, now: i64) -> Result<i64, ApiError> {
+    spec.definition.first(now).map_err(|error| match error {
+        ApiError::Conflict { .. } => ApiError::invalid_field("cron_definition", "never matches a date"),
+        other => other,
+    })
 }
 
 /// The project of a task action, resolved, if the caller may submit into it.
@@ -210,16 +258,12 @@ impl Action {
         let schedule = get(db, caller, id)?;
         match self {
             Self::RunNow => {
-                db::transaction(db, || perform(db, kv, &schedule, now, now))?;
+                db::transaction(db, || perform(db, kv, &schedule, Occurrence::manual(now), now))?;
                 to_json(&get(db, caller, id)?)
             }
             Self::Enable | Self::Disable => {
                 let enabled = self == Self::Enable;
-                let next = if enabled && !schedule.enabled {
-                    definition(&schedule)?.first(now)?
-                } else {
-                    schedule.next_run_at
-                };
+                let next = if enabled && !schedule.enabled { Some(definition(&schedule)?.first(now)?) } else { None };
                 to_json(&store::set_enabled(db, id, enabled, next, now)?.ok_or_else(|| not_found(id))?)
             }
             Self::Requeue => Ok(serde_json::json!({"requeued": requeue(db, kv, FailuresOf::Schedule(id), now)?})),
@@ -230,87 +274,119 @@ impl Action {
 /// Replays the failures of the caller's schedules (every schedule's, for administrators): Seed Scheduler's
 /// `POST /failed-tasks/`. Answers how many were replayed.
 pub fn requeue_mine(db: &dyn Db, kv: &dyn Kv, caller: &Caller, now: i64) -> Result<i64, ApiError> {
-    let principal = caller::require_person(caller)?;
-    let of = match principal {
-        _ if principal.is_admin() => FailuresOf::Everyone,
-        Principal::User(user) => FailuresOf::Owner(user.id),
-        _ => return Err(ApiError::Unauthorized("authentication required".into())),
+    let of = match policy::schedules_scope(caller)? {
+        scope if scope.sql.is_empty() => FailuresOf::Everyone,
+        _ => FailuresOf::Owner(caller.principal().and_then(Principal::user).map_or(0, |user| user.id)),
     };
     requeue(db, kv, of, now)
 }
 
-/// Takes the failures `of` selects: webhook occurrences are queued for delivery again (due now); task
-/// occurrences are submitted again at once.
+/// Replays the failures `of` selects: webhook occurrences are queued for delivery again (due now), in one
+/// transaction; task occurrences are submitted again, each in the transaction that takes its failure (up to
+/// [`REQUEUE_BATCH`] per call), so none is lost if the call is cut short.
 fn requeue(db: &dyn Db, kv: &dyn Kv, of: FailuresOf<'_>, now: i64) -> Result<i64, ApiError> {
-    let taken = store::take_failures(db, of, now)?;
-    for failure in &taken {
-        if let Some(schedule) = store::get(db, &failure.schedule)?
-            && schedule.project.is_some()
-        {
-            db::transaction(db, || perform(db, kv, &schedule, failure.occurrence_at, now))?;
-        }
+    let mut replayed = store::requeue_webhook_failures(db, of, now)?;
+    for id in store::task_failures(db, of, REQUEUE_BATCH)? {
+        let took = db::transaction(db, || {
+            let Some(failure) = store::take_failure(db, id)? else { return Ok(false) };
+            let Some(schedule) = store::get(db, &failure.schedule)? else { return Ok(false) };
+            perform(db, kv, &schedule, Occurrence { at: failure.occurrence_at, manual: false }, now)?;
+            Ok::<_, ApiError>(true)
+        })?;
+        replayed += i64::from(took);
     }
-    Ok(taken.len() as i64)
+    Ok(replayed)
 }
 
 // ----- firing -----
 
+/// An occurrence: when it was due, and whether `run_now` made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Occurrence {
+    at: i64,
+    manual: bool,
+}
+
+impl Occurrence {
+    fn manual(at: i64) -> Occurrence {
+        Occurrence { at, manual: true }
+    }
+}
+
 /// The definition a stored schedule holds (validated when it was written).
 fn definition(schedule: &Schedule) -> Result<Definition, ApiError> {
-    let zone = schedule.timezone.as_deref().map(str::parse).transpose().map_err(|_| stored_invalid(schedule))?;
+    let invalid = || ApiError::internal(format!("schedule {} holds an invalid definition", schedule.id));
+    let zone = schedule.timezone.as_deref().map(str::parse).transpose().map_err(|_| invalid())?;
     match (&schedule.cron_definition, &schedule.interval_definition) {
-        (Some(cron), _) => {
-            Ok(Definition::Cron { pattern: Box::new(parse_cron(cron).map_err(|_| stored_invalid(schedule))?), zone })
-        }
+        (Some(cron), _) => Ok(Definition::Cron { pattern: Box::new(parse_cron(cron).map_err(|_| invalid())?), zone }),
         (None, Some(interval)) => {
-            Ok(Definition::Interval { seconds: parse_interval(interval).map_err(|_| stored_invalid(schedule))? })
+            Ok(Definition::Interval { seconds: parse_interval(interval).map_err(|_| invalid())? })
         }
-        (None, None) => Err(stored_invalid(schedule)),
+        (None, None) => Err(invalid()),
     }
 }
 
-fn stored_invalid(schedule: &Schedule) -> ApiError {
-    ApiError::internal(format!("schedule {} holds an invalid definition", schedule.id))
-}
-
-/// Fires every due occurrence, then sends the deliveries that are due (see the module docs).
-pub fn run_due(db: &dyn Db, kv: &dyn Kv, courier: &dyn Courier, now: i64) -> Result<Firing, ApiError> {
+/// Fires every due occurrence (up to [`BATCH`]). A schedule that cannot fire never stops the others: one
+/// whose definition no longer reads (or that never fires again) is disabled with a failure record saying so;
+/// one whose firing meets an error (the database, say) is logged and stays due for the next call.
+pub fn run_due(db: &dyn Db, kv: &dyn Kv, now: i64) -> Result<Firing, ApiError> {
     let mut firing = Firing::default();
     for schedule in store::due(db, now, BATCH)? {
-        if fire(db, kv, &schedule, now)? {
-            firing.fired += 1;
+        let next = match definition(&schedule).and_then(|definition| definition.next(schedule.next_run_at, now)) {
+            Ok(next) => next,
+            Err(error) => {
+                disable_broken(db, &schedule, &error, now)?;
+                continue;
+            }
+        };
+        match fire(db, kv, &schedule, next, now) {
+            Ok(fired) => firing.fired += i64::from(fired),
+            Err(error) => {
+                error.log_internal();
+                eprintln!("conveyor: schedule {} stays due: {error}", schedule.id);
+            }
         }
     }
-    deliver(db, courier, now, &mut firing)?;
     Ok(firing)
 }
 
-/// Takes the schedule's due occurrence and performs it, in one transaction; false when another caller took
-/// it first. A schedule that can never fire again (a cron date in the past) is disabled.
-fn fire(db: &dyn Db, kv: &dyn Kv, schedule: &Schedule, now: i64) -> Result<bool, ApiError> {
+/// Takes the schedule's due occurrence (moving `next_run_at` to `next`) and performs it, in one transaction;
+/// false when another caller took it first. It performs the schedule as it is when taken, so a concurrent
+/// edit is not missed.
+fn fire(db: &dyn Db, kv: &dyn Kv, schedule: &Schedule, next: i64, now: i64) -> Result<bool, ApiError> {
     let occurrence = schedule.next_run_at;
-    let next = match definition(schedule)?.next(occurrence, now) {
-        Ok(next) => next,
-        Err(ApiError::Conflict { .. }) => {
-            store::set_enabled(db, &schedule.id, false, occurrence, now)?;
-            return Ok(false);
-        }
-        Err(other) => return Err(other),
-    };
     db::transaction(db, || {
-        if !store::take_occurrence(db, &schedule.id, occurrence, next)? {
-            return Ok(false);
-        }
-        perform(db, kv, schedule, occurrence, now)?;
+        let Some(taken) = store::take_occurrence(db, &schedule.id, occurrence, next)? else { return Ok(false) };
+        perform(db, kv, &taken, Occurrence { at: occurrence, manual: false }, now)?;
         Ok(true)
     })
 }
 
+/// A schedule that can never fire again: disabled, with a failure record saying why.
+fn disable_broken(db: &dyn Db, schedule: &Schedule, error: &ApiError, now: i64) -> Result<(), ApiError> {
+    let reason = match error {
+        ApiError::Conflict { .. } => "the cron pattern never fires again; the schedule was disabled".to_string(),
+        _ => "the schedule's definition can no longer be read; the schedule was disabled".to_string(),
+    };
+    let failure = NewFailure {
+        schedule: &schedule.id,
+        occurrence_at: schedule.next_run_at,
+        attempts: 0,
+        status: None,
+        error: &reason,
+    };
+    db::transaction(db, || {
+        store::set_enabled(db, &schedule.id, false, None, now)?;
+        store::record_failure(db, &failure, now)
+    })?;
+    Ok(())
+}
+
 /// What an occurrence does, inside the caller's transaction: a task submitted with the owner's rights now (a
 /// refusal becomes a failure record), or a delivery queued.
-fn perform(db: &dyn Db, kv: &dyn Kv, schedule: &Schedule, occurrence: i64, now: i64) -> Result<(), ApiError> {
+fn perform(db: &dyn Db, kv: &dyn Kv, schedule: &Schedule, occurrence: Occurrence, now: i64) -> Result<(), ApiError> {
     let Some(project) = schedule.project else {
-        return Ok(store::queue_delivery(db, &schedule.id, occurrence, now)?);
+        return Ok(store::queue_delivery(db, &schedule.id, occurrence.at, occurrence.manual, now)?);
     };
     let request = SubmitRequest {
         project: ProjectRef::Id(project),
@@ -326,13 +402,13 @@ fn perform(db: &dyn Db, kv: &dyn Kv, schedule: &Schedule, occurrence: i64, now: 
         owner(db, schedule.owner).and_then(|owner| operations::submit_task(db, kv, &owner, &request, now).map(|_| ()));
     match submitted {
         Ok(()) => Ok(store::ran(db, &schedule.id, now)?),
-        // The database failing is not the schedule's fault: undo, and the occurrence stays due.
+        // The platform failing is not the schedule's fault: undo, and the occurrence stays due.
         Err(error) if error.status() >= 500 => Err(error),
         Err(refused) => {
             let detail = refused.body().detail;
             let failure = NewFailure {
                 schedule: &schedule.id,
-                occurrence_at: occurrence,
+                occurrence_at: occurrence.at,
                 attempts: 1,
                 status: Some(i64::from(refused.status())),
                 error: &detail,
@@ -350,53 +426,73 @@ fn owner(db: &dyn Db, owner: Option<i64>) -> Result<Caller, ApiError> {
     }))
 }
 
-/// Claims the due deliveries, sends them together, and records each outcome.
-fn deliver(db: &dyn Db, courier: &dyn Courier, now: i64, firing: &mut Firing) -> Result<(), ApiError> {
-    let claimed = store::claim_deliveries(db, now, CLAIM_LEASE, BATCH)?;
-    if claimed.is_empty() {
-        return Ok(());
+// ----- delivering -----
+
+/// Claims the due deliveries (up to [`BATCH`]), sends them together within the courier's deadline, and
+/// records each outcome as it arrives. `clock` is read when claiming and for each outcome, so a retry waits
+/// its backoff from the attempt's end.
+pub fn deliver_due(db: &dyn Db, courier: &dyn Courier, clock: &dyn Fn() -> i64) -> Result<Firing, ApiError> {
+    let mut firing = Firing::default();
+    let lease = courier.deadline().as_secs() as i64 + CLAIM_MARGIN;
+    let mut claimed = store::claim_deliveries(db, clock(), lease, BATCH)?;
+    // An attempt past the last one means a caller died before recording it: nothing more is sent.
+    let (abandoned, live): (Vec<Claimed>, Vec<Claimed>) =
+        claimed.drain(..).partition(|claim| claim.attempts > RETRIES + 1);
+    for claim in &abandoned {
+        give_up(db, claim, None, "no answer was recorded for the last attempt", clock())?;
+        firing.failed += 1;
     }
-    let posts: Vec<Post> = claimed.iter().map(post_of).collect();
-    let answers = courier.deliver(&posts);
-    for (claim, answer) in claimed.iter().zip(answers) {
-        let (status, error) = match answer {
-            Answer::Status { status: 200..=299, .. } => {
-                store::delivered(db, claim, now)?;
-                firing.delivered += 1;
-                continue;
-            }
-            Answer::Status { status, excerpt } => (Some(i64::from(status)), format!("HTTP {status}: {excerpt}")),
-            Answer::Failed(reason) => (None, reason),
-        };
-        if claim.attempts > RETRIES {
-            give_up(db, claim, status, &error, now)?;
-            firing.failed += 1;
-        } else {
-            store::retry_delivery(db, claim.id, now + backoff(claim.attempts)?, status, &error)?;
-            firing.retried += 1;
+    if live.is_empty() {
+        return Ok(firing);
+    }
+    let posts: Vec<Post> = live.iter().map(post_of).collect();
+    let mut failure = None;
+    courier.deliver(&posts, &mut |index, answer| {
+        if failure.is_none()
+            && let Err(error) = record(db, &live[index], answer, clock(), &mut firing)
+        {
+            failure = Some(error);
         }
+    });
+    failure.map_or(Ok(firing), Err)
+}
+
+/// Records one delivery's outcome.
+fn record(db: &dyn Db, claim: &Claimed, answer: Answer, now: i64, firing: &mut Firing) -> Result<(), ApiError> {
+    let (status, error) = match answer {
+        Answer::Status { status: 200..=299, .. } => {
+            store::delivered(db, claim, now)?;
+            firing.delivered += 1;
+            return Ok(());
+        }
+        Answer::Status { status, excerpt } => (Some(i64::from(status)), format!("HTTP {status}: {excerpt}")),
+        Answer::Failed(reason) => (None, reason),
+    };
+    if claim.attempts > RETRIES {
+        give_up(db, claim, status, &error, now)?;
+        firing.failed += 1;
+    } else {
+        store::retry_delivery(db, claim, now + backoff(claim.attempts)?, status, &error)?;
+        firing.retried += 1;
     }
     Ok(())
 }
 
 /// The POST of a delivery: the payload, `Authorization: Token <auth_token>` when the schedule has one, and
-/// the schedule and occurrence, so that a receiver can drop a repeat (a delivery whose caller died after
-/// sending is sent again once its claim lapses: at least once, never lost).
+/// the schedule, the occurrence and what fired it, so that a receiver can drop a repeat (a delivery whose
+/// caller died after sending is sent again once its claim lapses: at least once, never lost).
 fn post_of(claim: &Claimed) -> Post {
+    let trigger = if claim.manual { "run_now" } else { "schedule" };
     let mut headers = vec![
         (SCHEDULE_HEADER.to_string(), claim.schedule.clone()),
         (OCCURRENCE_HEADER.to_string(), claim.occurrence_at.to_string()),
+        (TRIGGER_HEADER.to_string(), trigger.to_string()),
     ];
     if let Some(token) = &claim.auth_token {
         headers.push(("authorization".into(), format!("Token {token}")));
     }
     Post { url: claim.endpoint.clone(), headers, body: claim.payload.clone() }
 }
-
-/// The header naming the schedule of a delivery.
-pub const SCHEDULE_HEADER: &str = "x-conveyor-schedule";
-/// The header carrying the occurrence (Unix seconds) a delivery is for.
-pub const OCCURRENCE_HEADER: &str = "x-conveyor-occurrence";
 
 fn give_up(db: &dyn Db, claim: &Claimed, status: Option<i64>, error: &str, now: i64) -> Result<(), ApiError> {
     let failure = NewFailure {
@@ -407,10 +503,11 @@ fn give_up(db: &dyn Db, claim: &Claimed, status: Option<i64>, error: &str, now: 
         error,
     };
     db::transaction(db, || {
-        store::end_delivery(db, claim.id)?;
-        store::record_failure(db, &failure, now)
-    })?;
-    Ok(())
+        if store::end_delivery(db, claim)? {
+            store::record_failure(db, &failure, now)?;
+        }
+        Ok::<_, ApiError>(())
+    })
 }
 
 /// Seconds before the next attempt after `attempts` failed ones: 2^attempts, capped at [`BACKOFF_CAP`], of

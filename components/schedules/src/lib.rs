@@ -1,13 +1,18 @@
 //! Component `schedules` (SPEC §7): CRUD of schedules for their owners, their failures, the control actions
-//! `run_now`, `enable`, `disable` and `requeue`, and `POST /schedules/run-due`, which fires what is due
-//! (the local host calls it every second; on Spin, any cron may). Thin handlers over
-//! `conveyor_core::schedules`. Decisions: `docs/schedules.md`.
+//! `run_now`, `enable`, `disable` and `requeue`, and the two calls that keep time: `POST /schedules/run-due`
+//! fires what is due, `POST /schedules/deliver-due` sends due webhook deliveries (the local host calls both
+//! every second; on Spin, any cron may). Thin handlers over `conveyor_core::schedules`. Decisions:
+//! `docs/schedules.md`.
 #![allow(unsafe_code, reason = "`#[http_component]` expands to the wasm export glue")]
 
 use conveyor_core::outbound::WasiCourier;
-use conveyor_core::schedules::{self, Action};
+use conveyor_core::schedules::{self, Action, Endpoints, Firing};
 use conveyor_core::{ApiError, Ctx, Response, Router, caller, clock, control, route};
 use serde_json::{Map, Value as Json};
+
+fn endpoints(ctx: &Ctx) -> Endpoints {
+    Endpoints::from_variable(ctx.variable("allow_private_endpoints").as_deref())
+}
 
 fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
@@ -18,7 +23,7 @@ fn list(ctx: &Ctx) -> Result<Response, ApiError> {
 fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let input = ctx.json()?;
-    Ok(Response::created(&schedules::create(ctx.db()?, &caller, &input, clock::now())?))
+    Ok(Response::created(&schedules::create(ctx.db()?, &caller, &input, endpoints(ctx), clock::now())?))
 }
 
 fn get(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -30,7 +35,8 @@ fn get(ctx: &Ctx) -> Result<Response, ApiError> {
 fn update(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let patch: Map<String, Json> = ctx.json()?;
-    Ok(Response::ok(&schedules::update(ctx.db()?, &caller, ctx.param("id"), &patch, clock::now())?))
+    let updated = schedules::update(ctx.db()?, &caller, ctx.param("id"), &patch, endpoints(ctx), clock::now())?;
+    Ok(Response::ok(&updated))
 }
 
 fn delete(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -47,19 +53,33 @@ fn failures(ctx: &Ctx) -> Result<Response, ApiError> {
 
 /// `POST /schedules/{id}` JSON-RPC: `run_now`, `enable`, `disable`, `requeue` (the owner or an administrator).
 fn control(ctx: &Ctx) -> Result<Response, ApiError> {
-    let caller = caller::authenticate(ctx)?;
     Ok(control::dispatch(ctx, |method, params| {
         let action = Action::parse(method, params)?.ok_or_else(|| control::unknown_method(method))?;
+        let caller = caller::authenticate(ctx)?;
         action.run(ctx.db()?, ctx.kv()?.as_ref(), &caller, ctx.param("id"), clock::now())
     }))
 }
 
-/// Fires every due occurrence and sends due deliveries. Needs no credentials: it only does what is due, and
-/// each occurrence once, however often and by whomever it is called.
+/// What a time-keeping call did, for administrators (the counts span every tenant); 204 for anyone else.
+fn report(ctx: &Ctx, firing: Firing) -> Result<Response, ApiError> {
+    match caller::authenticate(ctx) {
+        Ok(caller) if caller.is_admin() => Ok(Response::ok(&firing)),
+        _ => Ok(Response::no_content()),
+    }
+}
+
+/// Fires every due occurrence. Needs no credentials: it only does what is due, and each occurrence once,
+/// however often and by whomever it is called.
 fn run_due(ctx: &Ctx) -> Result<Response, ApiError> {
+    let firing = schedules::run_due(ctx.db()?, ctx.kv()?.as_ref(), clock::now())?;
+    report(ctx, firing)
+}
+
+/// Sends due webhook deliveries, all at once, within the delivery timeout.
+fn deliver_due(ctx: &Ctx) -> Result<Response, ApiError> {
     let timeout = schedules::delivery_timeout(ctx.variable("delivery_timeout_seconds").as_deref());
-    let courier = WasiCourier { timeout };
-    Ok(Response::ok(&schedules::run_due(ctx.db()?, ctx.kv()?.as_ref(), &courier, clock::now())?))
+    let firing = schedules::deliver_due(ctx.db()?, &WasiCourier { timeout }, &clock::now)?;
+    report(ctx, firing)
 }
 
 fn router() -> Router {
@@ -67,6 +87,7 @@ fn router() -> Router {
         route("GET", "/api/v1/schedules", list),
         route("POST", "/api/v1/schedules", create),
         route("POST", "/api/v1/schedules/run-due", run_due),
+        route("POST", "/api/v1/schedules/deliver-due", deliver_due),
         route("GET", "/api/v1/schedules/:id", get),
         route("PATCH", "/api/v1/schedules/:id", update),
         route("DELETE", "/api/v1/schedules/:id", delete),

@@ -254,14 +254,60 @@ fn bytes_at_most(text: &str, max: usize) -> Result<(), String> {
     if text.len() > max { Err(format!("must be at most {max} bytes")) } else { Ok(()) }
 }
 
-/// An absolute `http://` or `https://` URL with a host.
+/// An absolute `http://` or `https://` URL with a host, as it is sent: no credentials, no fragment, no
+/// whitespace or control characters.
 fn http_url(url: &str) -> Result<(), String> {
     bytes_at_most(url, ENDPOINT_MAX)?;
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
-    match rest.map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default()) {
-        Some(authority) if !authority.is_empty() && !authority.contains(char::is_whitespace) => Ok(()),
+    let authority = rest.map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+    match authority {
+        _ if url.chars().any(|c| c.is_whitespace() || c.is_control()) => Err("must not contain spaces".into()),
+        _ if url.contains('#') => Err("must not have a #fragment (it is not sent)".into()),
+        Some(authority) if authority.contains('@') => Err("must not carry credentials; use `auth_token`".into()),
+        Some(authority) if !authority.is_empty() => Ok(()),
         _ => Err("must be an absolute http:// or https:// URL".into()),
     }
+}
+
+/// Whether an endpoint names a host on this machine or a private network by itself: `localhost`,
+/// `*.localhost`, Spin's `*.spin.internal`, or an IP literal that is loopback, private (RFC 1918, CGNAT,
+/// unique-local), link-local (cloud metadata services live there) or unspecified. A public name that
+/// resolves to such an address is not caught here: `allowed_outbound_hosts` is the real boundary.
+pub fn names_private_host(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    }
+    .trim_end_matches('.')
+    .to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") || host.ends_with(".spin.internal") {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => private_v4(v4),
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => private_v4(v4),
+            None => {
+                let first = v6.segments()[0];
+                v6.is_loopback() || v6.is_unspecified() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+            }
+        },
+        Err(_) => false,
+    }
+}
+
+fn private_v4(ip: std::net::Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
 }
 
 /// A schedule as the API shows it. `auth_token` is write-only: it is delivered, never shown.
@@ -422,6 +468,9 @@ mod tests {
             (json!({"cron_definition": "* * * * *", "project": 1, "endpoint": "http://x"}), vec!["project"]),
             (json!({"cron_definition": "* * * * *", "endpoint": "ftp://x"}), vec!["endpoint"]),
             (json!({"cron_definition": "* * * * *", "endpoint": "http://"}), vec!["endpoint"]),
+            (json!({"cron_definition": "* * * * *", "endpoint": "http://x/#f"}), vec!["endpoint"]),
+            (json!({"cron_definition": "* * * * *", "endpoint": "http://u:p@x/"}), vec!["endpoint"]),
+            (json!({"cron_definition": "* * * * *", "endpoint": "http://x/a b"}), vec!["endpoint"]),
             (json!({"cron_definition": "* * * * *", "endpoint": "http://x", "recipe": "r"}), vec!["recipe"]),
             (json!({"cron_definition": "* * * * *", "project": 1, "payload": {}}), vec!["payload"]),
             (json!({"cron_definition": "* * * * *", "project": 1, "priority": 1_i64 << 40}), vec!["priority"]),
@@ -433,6 +482,33 @@ mod tests {
         }
         let unknown = serde_json::from_value::<ScheduleInput>(json!({"next_run_at": 5}));
         assert!(unknown.is_err(), "read-only fields are not input");
+    }
+
+    #[test]
+    fn private_hosts_are_told_by_name_and_by_address() {
+        for private in [
+            "http://localhost/x",
+            "http://LOCALHOST.:8080",
+            "http://api.localhost/",
+            "http://chain.spin.internal/",
+            "http://127.0.0.1:3000/api",
+            "http://10.1.2.3/",
+            "http://172.16.0.1/",
+            "http://192.168.1.1/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://[::1]:80/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://user:pw@127.0.0.1/",
+        ] {
+            assert!(names_private_host(private), "{private}");
+        }
+        for public in ["https://example.org/hook", "http://8.8.8.8/", "http://[2001:db8::1]/", "http://172.32.0.1/"] {
+            assert!(!names_private_host(public), "{public}");
+        }
     }
 
     #[test]

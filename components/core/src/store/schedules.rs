@@ -135,38 +135,54 @@ pub fn get(db: &dyn Db, id: &str) -> Result<Option<Schedule>, DbError> {
     db.execute(&format!("SELECT {COLUMNS} FROM schedules WHERE id = ?"), &[id.into()])?.map_first(from_row)
 }
 
-/// Replaces a schedule's spec (and `next_run_at`); `None` when it is gone.
+/// Replaces a schedule's spec; `next_run_at` only when `next` is given (writing back a value read earlier
+/// could undo a firing that happened meanwhile). A schedule that no longer delivers drops its pending
+/// deliveries. `None` when it is gone.
 pub fn update(
     db: &dyn Db,
     id: &str,
     spec: &ScheduleSpec,
     project: Option<i64>,
-    next_run_at: i64,
+    next: Option<i64>,
     now: i64,
 ) -> Result<Option<Schedule>, DbError> {
     let assignments = SPEC_COLUMNS.split(", ").map(|column| format!("{column} = ?")).collect::<Vec<_>>().join(", ");
     let mut params = spec_values(spec, project);
-    params.extend([next_run_at.into(), now.into(), id.into()]);
-    db.execute(
-        &format!(
-            "UPDATE schedules SET {assignments}, next_run_at = ?, updated_at = ? WHERE id = ? RETURNING {COLUMNS}"
-        ),
-        &params,
-    )?
-    .map_first(from_row)
+    params.extend([next.into(), now.into(), id.into()]);
+    db::transaction(db, || {
+        let updated = db
+            .execute(
+                &format!(
+                    "UPDATE schedules SET {assignments}, next_run_at = COALESCE(?, next_run_at), updated_at = ? \
+                     WHERE id = ? RETURNING {COLUMNS}"
+                ),
+                &params,
+            )?
+            .map_first(from_row)?;
+        db.execute(
+            "DELETE FROM schedule_deliveries WHERE schedule = ? AND EXISTS \
+             (SELECT 1 FROM schedules s WHERE s.id = ? AND s.endpoint IS NULL)",
+            &[id.into(), id.into()],
+        )?;
+        Ok(updated)
+    })
 }
 
-/// Enables or disables a schedule; enabling sets the next occurrence (nothing missed while disabled fires).
+/// Enables or disables a schedule, and sets `next_run_at` when `next` is given (enabling a disabled one:
+/// nothing missed while it was disabled fires).
 pub fn set_enabled(
     db: &dyn Db,
     id: &str,
     enabled: bool,
-    next_run_at: i64,
+    next: Option<i64>,
     now: i64,
 ) -> Result<Option<Schedule>, DbError> {
     db.execute(
-        &format!("UPDATE schedules SET enabled = ?, next_run_at = ?, updated_at = ? WHERE id = ? RETURNING {COLUMNS}"),
-        &[enabled.into(), next_run_at.into(), now.into(), id.into()],
+        &format!(
+            "UPDATE schedules SET enabled = ?, next_run_at = COALESCE(?, next_run_at), updated_at = ? \
+             WHERE id = ? RETURNING {COLUMNS}"
+        ),
+        &[enabled.into(), next.into(), now.into(), id.into()],
     )?
     .map_first(from_row)
 }
@@ -188,13 +204,15 @@ pub fn due(db: &dyn Db, now: i64, limit: i64) -> Result<Vec<Schedule>, DbError> 
 }
 
 /// Takes the occurrence at `from`: moves `next_run_at` to `to` if it still is `from` (and the schedule is
-/// enabled). True for the one caller that took it.
-pub fn take_occurrence(db: &dyn Db, id: &str, from: i64, to: i64) -> Result<bool, DbError> {
-    let rows = db.execute(
-        "UPDATE schedules SET next_run_at = ? WHERE id = ? AND next_run_at = ? AND enabled = 1 RETURNING id",
+/// enabled). The one caller that took it gets the schedule as it is now (what it performs).
+pub fn take_occurrence(db: &dyn Db, id: &str, from: i64, to: i64) -> Result<Option<Schedule>, DbError> {
+    db.execute(
+        &format!(
+            "UPDATE schedules SET next_run_at = ? WHERE id = ? AND next_run_at = ? AND enabled = 1 RETURNING {COLUMNS}"
+        ),
         &[to.into(), id.into(), from.into()],
-    )?;
-    Ok(!rows.rows.is_empty())
+    )?
+    .map_first(from_row)
 }
 
 /// Records that an occurrence ran (`last_run_at`).
@@ -211,7 +229,9 @@ pub struct Claimed {
     pub id: i64,
     pub schedule: String,
     pub occurrence_at: i64,
-    /// Including this one.
+    /// Fired by `run_now` rather than by the schedule.
+    pub manual: bool,
+    /// Including this one; also the claim's generation, which guards the write of its outcome.
     pub attempts: i64,
     pub endpoint: String,
     pub payload: String,
@@ -219,16 +239,22 @@ pub struct Claimed {
 }
 
 /// Queues a delivery of an occurrence, due at `due_at`.
-pub fn queue_delivery(db: &dyn Db, schedule: &str, occurrence_at: i64, due_at: i64) -> Result<(), DbError> {
+pub fn queue_delivery(
+    db: &dyn Db,
+    schedule: &str,
+    occurrence_at: i64,
+    manual: bool,
+    due_at: i64,
+) -> Result<(), DbError> {
     db.execute(
-        "INSERT INTO schedule_deliveries (schedule, occurrence_at, due_at) VALUES (?, ?, ?)",
-        &[schedule.into(), occurrence_at.into(), due_at.into()],
+        "INSERT INTO schedule_deliveries (schedule, occurrence_at, manual, due_at) VALUES (?, ?, ?, ?)",
+        &[schedule.into(), occurrence_at.into(), manual.into(), due_at.into()],
     )?;
     Ok(())
 }
 
-/// Claims up to `limit` due deliveries for `lease` seconds (one more attempt each), in one statement: two
-/// callers never claim the same row. A claim whose caller died is due again once its lease ends.
+/// Claims up to `limit` due deliveries of enabled schedules for `lease` seconds (one more attempt each), in one
+/// statement: two callers never claim the same row. A claim whose caller died is due again once it lapses.
 pub fn claim_deliveries(db: &dyn Db, now: i64, lease: i64, limit: i64) -> Result<Vec<Claimed>, DbError> {
     // A read first: most calls (the host ticks every second) find nothing, and then take no write lock.
     let due = db.execute("SELECT 1 AS due FROM schedule_deliveries WHERE due_at <= ? LIMIT 1", &[now.into()])?;
@@ -237,9 +263,11 @@ pub fn claim_deliveries(db: &dyn Db, now: i64, lease: i64, limit: i64) -> Result
     }
     let claimed = db.execute(
         "UPDATE schedule_deliveries SET attempts = attempts + 1, claimed_until = ?1 \
-         WHERE id IN (SELECT id FROM schedule_deliveries WHERE due_at <= ?2 \
-                      AND (claimed_until IS NULL OR claimed_until <= ?2) ORDER BY due_at, id LIMIT ?3) \
-         RETURNING id, schedule, occurrence_at, attempts",
+         WHERE id IN (SELECT d.id FROM schedule_deliveries d JOIN schedules s ON s.id = d.schedule \
+                      WHERE d.due_at <= ?2 AND (d.claimed_until IS NULL OR d.claimed_until <= ?2) \
+                        AND s.enabled = 1 AND s.endpoint IS NOT NULL \
+                      ORDER BY d.due_at, d.id LIMIT ?3) \
+         RETURNING id, schedule, occurrence_at, manual, attempts",
         &[(now + lease).into(), now.into(), limit.into()],
     )?;
     let mut out = Vec::with_capacity(claimed.rows.len());
@@ -254,6 +282,7 @@ pub fn claim_deliveries(db: &dyn Db, now: i64, lease: i64, limit: i64) -> Result
             id: row.int("id")?,
             schedule,
             occurrence_at: row.int("occurrence_at")?,
+            manual: row.bool("manual")?,
             attempts: row.int("attempts")?,
             endpoint: target.text("endpoint")?,
             payload: target.opt_text("payload")?.unwrap_or_else(|| "null".into()),
@@ -263,27 +292,41 @@ pub fn claim_deliveries(db: &dyn Db, now: i64, lease: i64, limit: i64) -> Result
     Ok(out)
 }
 
-/// A delivery succeeded: it is done, and its schedule ran.
+/// A delivery succeeded: it is done, and its schedule ran. Nothing happens when the claim is no longer this
+/// one (it lapsed and another caller took it over).
 pub fn delivered(db: &dyn Db, delivery: &Claimed, now: i64) -> Result<(), DbError> {
     db::transaction(db, || {
-        db.execute("DELETE FROM schedule_deliveries WHERE id = ?", &[delivery.id.into()])?;
-        ran(db, &delivery.schedule, now)
+        let done = db.execute(
+            "DELETE FROM schedule_deliveries WHERE id = ? AND attempts = ? RETURNING id",
+            &[delivery.id.into(), delivery.attempts.into()],
+        )?;
+        if done.rows.is_empty() { Ok(()) } else { ran(db, &delivery.schedule, now) }
     })
 }
 
-/// A delivery attempt failed: try again at `due_at`.
-pub fn retry_delivery(db: &dyn Db, id: i64, due_at: i64, status: Option<i64>, error: &str) -> Result<(), DbError> {
+/// A delivery attempt failed: try again at `due_at` (if the claim is still this one).
+pub fn retry_delivery(
+    db: &dyn Db,
+    claim: &Claimed,
+    due_at: i64,
+    status: Option<i64>,
+    error: &str,
+) -> Result<(), DbError> {
     db.execute(
-        "UPDATE schedule_deliveries SET due_at = ?, claimed_until = NULL, last_status = ?, last_error = ? WHERE id = ?",
-        &[due_at.into(), status.into(), error.into(), id.into()],
+        "UPDATE schedule_deliveries SET due_at = ?, claimed_until = NULL, last_status = ?, last_error = ? \
+         WHERE id = ? AND attempts = ?",
+        &[due_at.into(), status.into(), error.into(), claim.id.into(), claim.attempts.into()],
     )?;
     Ok(())
 }
 
-/// Ends a delivery (it became a failure).
-pub fn end_delivery(db: &dyn Db, id: i64) -> Result<(), DbError> {
-    db.execute("DELETE FROM schedule_deliveries WHERE id = ?", &[id.into()])?;
-    Ok(())
+/// Ends a delivery that became a failure; false when the claim is no longer this one.
+pub fn end_delivery(db: &dyn Db, claim: &Claimed) -> Result<bool, DbError> {
+    let ended = db.execute(
+        "DELETE FROM schedule_deliveries WHERE id = ? AND attempts = ? RETURNING id",
+        &[claim.id.into(), claim.attempts.into()],
+    )?;
+    Ok(!ended.rows.is_empty())
 }
 
 /// Records a failure of an occurrence.
@@ -333,31 +376,65 @@ pub enum FailuresOf<'a> {
     Everyone,
 }
 
-/// Takes (removes) the failures `of` selects and queues a fresh delivery for each one of a webhook, in one
-/// transaction; the caller replays the others (task submissions).
-pub fn take_failures(db: &dyn Db, of: FailuresOf<'_>, now: i64) -> Result<Vec<Failure>, DbError> {
-    let (schedule, owner): (Option<&str>, Option<i64>) = match of {
-        FailuresOf::Schedule(id) => (Some(id), None),
-        FailuresOf::Owner(user) => (None, Some(user)),
-        FailuresOf::Everyone => (None, None),
-    };
+impl FailuresOf<'_> {
+    /// `(?1 schedule, ?2 owner)` for the `WHERE` of [`FAILURES_OF`].
+    fn params(self) -> [Value; 2] {
+        match self {
+            FailuresOf::Schedule(id) => [id.into(), Value::Null],
+            FailuresOf::Owner(user) => [Value::Null, user.into()],
+            FailuresOf::Everyone => [Value::Null, Value::Null],
+        }
+    }
+}
+
+/// The failures a [`FailuresOf`] selects (alias `f`, parameters `?1`, `?2`).
+const FAILURES_OF: &str = "(?1 IS NULL OR f.schedule = ?1) \
+                           AND (?2 IS NULL OR f.schedule IN (SELECT id FROM schedules WHERE owner = ?2))";
+
+/// Takes (removes) the failures of webhook schedules that `of` selects and queues a fresh delivery for each,
+/// in one transaction. Answers how many.
+pub fn requeue_webhook_failures(db: &dyn Db, of: FailuresOf<'_>, now: i64) -> Result<i64, DbError> {
     db::transaction(db, || {
+        let [schedule, owner] = of.params();
         let taken = db
             .execute(
-                "DELETE FROM schedule_failures WHERE (?1 IS NULL OR schedule = ?1) \
-                 AND (?2 IS NULL OR schedule IN (SELECT id FROM schedules WHERE owner = ?2)) \
-                 RETURNING id, schedule, occurrence_at, attempts, status, error, created_at",
-                &[schedule.into(), owner.into()],
+                &format!(
+                    "DELETE FROM schedule_failures AS f WHERE {FAILURES_OF} \
+                     AND f.schedule IN (SELECT id FROM schedules WHERE endpoint IS NOT NULL) \
+                     RETURNING id, schedule, occurrence_at, attempts, status, error, created_at"
+                ),
+                &[schedule, owner],
             )?
             .map_all(failure_from_row)?;
         db.execute(
             "INSERT INTO schedule_deliveries (schedule, occurrence_at, due_at) \
-             SELECT f.value ->> '$.schedule', f.value ->> '$.at', ? FROM json_each(?) f \
-             JOIN schedules s ON s.id = f.value ->> '$.schedule' AND s.endpoint IS NOT NULL",
+             SELECT f.value ->> '$.schedule', f.value ->> '$.at', ? FROM json_each(?) f",
             &[now.into(), webhook_replays(&taken).into()],
         )?;
-        Ok(taken)
+        Ok(taken.len() as i64)
     })
+}
+
+/// The ids of the task schedules' failures that `of` selects (up to `limit`), to replay one by one.
+pub fn task_failures(db: &dyn Db, of: FailuresOf<'_>, limit: i64) -> Result<Vec<i64>, DbError> {
+    let [schedule, owner] = of.params();
+    db.execute(
+        &format!(
+            "SELECT f.id FROM schedule_failures f WHERE {FAILURES_OF} \
+             AND f.schedule IN (SELECT id FROM schedules WHERE project IS NOT NULL) ORDER BY f.id LIMIT ?3"
+        ),
+        &[schedule, owner, limit.into()],
+    )?
+    .map_all(|row| row.int("id"))
+}
+
+/// Takes (removes) one failure, inside the caller's transaction; `None` when another caller took it first.
+pub fn take_failure(db: &dyn Db, id: i64) -> Result<Option<Failure>, DbError> {
+    db.execute(
+        "DELETE FROM schedule_failures WHERE id = ? RETURNING id, schedule, occurrence_at, attempts, status, error, created_at",
+        &[id.into()],
+    )?
+    .map_first(failure_from_row)
 }
 
 fn webhook_replays(failures: &[Failure]) -> String {

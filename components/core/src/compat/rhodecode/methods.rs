@@ -465,13 +465,13 @@ fn create_repo(call: &Call) -> Outcome {
     let db = call.db()?;
     let owner = args.opt_reference("owner")?;
     let created = match &owner {
-        Some(owner) if !call.principal().is_admin() => {
-            return Err(format!("Only RhodeCode admin can specify `owner` param (not `{owner}`)"));
-        }
         Some(owner) => operations::create_project_for(db, call.caller, owner, &input, clock::now()),
         None => operations::create_project(db, call.caller, &input, clock::now()),
     };
     let created = created.map_err(|error| match (&error, &owner) {
+        (ApiError::Forbidden(_), Some(owner)) => {
+            format!("Only RhodeCode admin can specify `owner` param (not `{owner}`)")
+        }
         (ApiError::NotFound(_), Some(owner)) => missing(error, "user", owner),
         _ => duplicate(error, "repo", &name),
     })?;
