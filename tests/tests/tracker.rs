@@ -686,6 +686,15 @@ async fn managers_use_session_cookies_for_projects_access_maintenance_and_roles(
         (ok(&login), Who::Cookie(token))
     };
     refused(&get(&app, &ada_again, &format!("/manager/demote/{ada_id}")).await, 403);
+    // A link on another site cannot make an administrator's browser promote anyone with her cookie.
+    let Who::Cookie(session) = &ada_again else { unreachable!() };
+    let cookie = format!("conveyor_session={session}");
+    for from_elsewhere in [("sec-fetch-site", "cross-site"), ("referer", "https://evil.example/page")] {
+        let path = format!("/manager/promote/{bob_id}");
+        let forged = app.send("GET", &path, &[("cookie", &cookie), from_elsewhere], "").await;
+        refused(&forged, 403);
+    }
+    assert_eq!(expect(&get(&app, &admin(&app), &format!("/api/v1/users/{bob_id}")).await, 200)["admin"], false);
     assert_eq!(expect(&get(&app, &ada_again, &format!("/manager/promote/{bob_id}")).await, 204), Value::Null);
     assert_eq!(expect(&get(&app, &ada_again, &format!("/manager/demote/{bob_id}")).await, 204), Value::Null);
     assert_eq!(expect(&get(&app, &admin(&app), &format!("/api/v1/users/{bob_id}")).await, 200)["admin"], false);

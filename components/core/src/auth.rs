@@ -77,7 +77,8 @@ impl Principal {
 
 /// The token a request presents, if any: the `Authorization` header (`Bearer` or `Token`) or else the
 /// session cookie. A malformed header or another scheme is a 401; the cookie on a state-changing request
-/// from another site ([`Request::is_cross_site`](crate::http::Request::is_cross_site)) is a 403.
+/// ([`Ctx::changes_state`]) from another site ([`Request::is_cross_site`](crate::http::Request::is_cross_site))
+/// is a 403.
 pub fn presented_token(ctx: &Ctx) -> Result<Option<String>, ApiError> {
     if let Some(header) = ctx.request.header("authorization") {
         let (scheme, token) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
@@ -95,7 +96,7 @@ pub fn presented_token(ctx: &Ctx) -> Result<Option<String>, ApiError> {
     };
     // A browser sends the cookie with requests other sites make it send: a change made with the cookie alone
     // must come from this site (tokens in headers are never sent by a browser on its own).
-    if ctx.request.is_unsafe_method() && ctx.request.is_cross_site() {
+    if ctx.changes_state() && ctx.request.is_cross_site() {
         return Err(ApiError::Forbidden(
             "cross-site request refused: a change made with the session cookie must come from this site".into(),
         ));

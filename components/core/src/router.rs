@@ -14,18 +14,26 @@ pub struct Ctx<'a> {
     params: Vec<(&'static str, String)>,
     platform: &'a dyn Platform,
     body_limit: usize,
+    changes_state: bool,
     db: OnceCell<Box<dyn Db>>,
 }
 
 impl<'a> Ctx<'a> {
     /// A context for `request` with no path parameters (tests, adapters).
     pub fn new(platform: &'a dyn Platform, request: Request) -> Self {
-        Self { request, params: Vec::new(), platform, body_limit: BODY_LIMIT, db: OnceCell::new() }
+        let changes_state = request.is_unsafe_method();
+        Self { request, params: Vec::new(), platform, body_limit: BODY_LIMIT, changes_state, db: OnceCell::new() }
     }
 
     /// A path parameter by name (`:name` in the pattern).
     pub fn param(&self, name: &str) -> &str {
         self.params.iter().find(|(k, _)| *k == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Whether this request changes state: any method but GET, HEAD and OPTIONS, or a route marked with
+    /// [`Route::changes_state`] (the few seed routes that change state on GET).
+    pub fn changes_state(&self) -> bool {
+        self.changes_state
     }
 
     /// The body as JSON within the route's body limit.
@@ -72,17 +80,26 @@ pub struct Route {
     segments: Vec<&'static str>,
     handler: Handler,
     body_limit: usize,
+    changes_state: bool,
 }
 
 /// A route with the default body limit.
 pub fn route(method: &'static str, pattern: &'static str, handler: Handler) -> Route {
-    Route { method, segments: split(pattern).collect(), handler, body_limit: BODY_LIMIT }
+    let changes_state = !matches!(method, "GET" | "HEAD" | "OPTIONS");
+    Route { method, segments: split(pattern).collect(), handler, body_limit: BODY_LIMIT, changes_state }
 }
 
 impl Route {
     /// Overrides the body limit (bulk routes).
     pub fn body_limit(mut self, limit: usize) -> Self {
         self.body_limit = limit;
+        self
+    }
+
+    /// Marks a GET route that changes state (a seed system's design), so that a session cookie sent to it
+    /// from another site is refused as for any other change ([`Ctx::changes_state`]).
+    pub fn changes_state(mut self) -> Self {
+        self.changes_state = true;
         self
     }
 
@@ -147,8 +164,8 @@ impl Router {
             if request.body.len() > route.body_limit {
                 return on_error(&ApiError::PayloadTooLarge { limit: route.body_limit });
             }
-            let (handler, body_limit) = (route.handler, route.body_limit);
-            let ctx = Ctx { params, body_limit, ..Ctx::new(platform, request) };
+            let (handler, body_limit, changes_state) = (route.handler, route.body_limit, route.changes_state);
+            let ctx = Ctx { params, body_limit, changes_state, ..Ctx::new(platform, request) };
             return handler(&ctx).unwrap_or_else(|error| on_error(&error));
         }
         on_error(&if path_matched {
