@@ -2,47 +2,25 @@
 //! (bearer, `Token`, session cookie, the built-in admin), confinement of non-admins, revocation and
 //! expiry, throttling, error bodies, and the query language over `/users`, `/groups` and `/tokens`.
 
-use bytes::Bytes;
-use conveyor_tests::{TestHost, TestResponse, app_manifest};
-use http_body_util::{BodyExt, Full};
+use conveyor_tests::{Receiver, TestHost, TestResponse, app_manifest};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 
 // ----- harness -----
 
-/// A notification hook: a local HTTP server recording every JSON body POSTed to it.
+/// A notification hook: a local receiver recording every JSON body POSTed to it.
 struct Hook {
     url: String,
-    events: Arc<Mutex<Vec<Value>>>,
+    receiver: Receiver,
 }
 
 impl Hook {
     async fn start() -> Hook {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/events", listener.local_addr().unwrap());
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = events.clone();
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let sink = sink.clone();
-                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let sink = sink.clone();
-                    async move {
-                        let body = request.into_body().collect().await?.to_bytes();
-                        let event = serde_json::from_slice(&body).unwrap_or_else(|_| json!({"unparsable": true}));
-                        sink.lock().unwrap().push(event);
-                        Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::new())))
-                    }
-                });
-                let io = hyper_util::rt::TokioIo::new(socket);
-                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(io, service));
-            }
-        });
-        Hook { url, events }
+        let receiver = Receiver::start().await;
+        Hook { url: receiver.url("/events"), receiver }
     }
 
     fn events(&self) -> Vec<Value> {
-        self.events.lock().unwrap().clone()
+        self.receiver.seen("/events").into_iter().map(|seen| seen.body).collect()
     }
 
     /// The last event; panics when there is none or it is of another kind.

@@ -6,119 +6,14 @@
 
 mod pw_support;
 
-use bytes::Bytes;
-use conveyor_tests::{ChildHost, Http, TestHost};
-use http_body_util::{BodyExt, Full};
+use conveyor_tests::{Behaviour, ChildHost, Http, Receiver, TestHost};
 use pw_support::*;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const SCHEDULES: &str = "/api/v1/schedules";
 const RUN_DUE: &str = "/api/v1/schedules/run-due";
 const DELIVER_DUE: &str = "/api/v1/schedules/deliver-due";
-
-// ----- a webhook receiver -----
-
-/// What the receiver does with the next request to a path.
-#[derive(Clone, Copy, Debug)]
-enum Behaviour {
-    Answer(u16),
-    /// Answers 200 after this long.
-    Slow(Duration),
-}
-
-/// One request the receiver saw.
-#[derive(Clone, Debug)]
-struct Seen {
-    path: String,
-    authorization: Option<String>,
-    body: Value,
-    /// The `X-Conveyor-Occurrence` header.
-    occurrence: String,
-    /// When it arrived, in Unix seconds.
-    arrival: f64,
-}
-
-/// A local HTTP server recording every request and answering per path: 200 unless told otherwise.
-#[derive(Clone)]
-struct Receiver {
-    base: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-    behaviour: Arc<Mutex<Vec<(String, Behaviour)>>>,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let receiver = Receiver {
-            base: format!("http://{}", listener.local_addr().unwrap()),
-            seen: Arc::default(),
-            behaviour: Arc::default(),
-        };
-        let state = receiver.clone();
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let state = state.clone();
-                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let state = state.clone();
-                    async move {
-                        let path = request.uri().path().to_string();
-                        let header = |name: &str| request.headers().get(name).map(|v| v.to_str().unwrap().to_string());
-                        let authorization = header("authorization");
-                        let occurrence = header("x-conveyor-occurrence").unwrap_or_default();
-                        let arrival = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-                        let body = request.into_body().collect().await?.to_bytes();
-                        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        let arrival = arrival.as_secs_f64();
-                        state.seen.lock().unwrap().push(Seen {
-                            path: path.clone(),
-                            authorization,
-                            body,
-                            occurrence,
-                            arrival,
-                        });
-                        let behaviour = state.behaviour.lock().unwrap().iter().find(|(p, _)| *p == path).map(|b| b.1);
-                        let status = match behaviour {
-                            Some(Behaviour::Answer(status)) => status,
-                            Some(Behaviour::Slow(wait)) => {
-                                tokio::time::sleep(wait).await;
-                                200
-                            }
-                            None => 200,
-                        };
-                        let mut response = hyper::Response::new(Full::new(Bytes::from_static(b"receiver says no")));
-                        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                        Ok::<_, hyper::Error>(response)
-                    }
-                });
-                let io = hyper_util::rt::TokioIo::new(socket);
-                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(io, service));
-            }
-        });
-        receiver
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn set(&self, path: &str, behaviour: Behaviour) {
-        let mut all = self.behaviour.lock().unwrap();
-        all.retain(|(p, _)| p != path);
-        all.push((path.to_string(), behaviour));
-    }
-
-    /// The requests seen on `path`: (authorization, body).
-    fn seen(&self, path: &str) -> Vec<(Option<String>, Value)> {
-        let seen = self.seen.lock().unwrap();
-        seen.iter().filter(|s| s.path == path).map(|s| (s.authorization.clone(), s.body.clone())).collect()
-    }
-
-    fn all(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
 
 // ----- helpers -----
 
@@ -284,8 +179,11 @@ async fn webhooks_are_delivered_retried_recorded_and_requeued() {
         (json!(3), json!(2), json!(1))
     );
     assert!(started.elapsed() < Duration::from_secs(6), "the slow endpoint is waited for alongside the others");
-    assert_eq!(receiver.seen("/good"), [(Some("Token tok".to_string()), json!({"n": 1}))]);
-    assert_eq!(receiver.seen("/bad"), [(None, json!([1, 2]))]);
+    let good_seen = receiver.seen("/good");
+    assert_eq!(good_seen.len(), 1);
+    assert_eq!((good_seen[0].header("authorization"), &good_seen[0].body), (Some("Token tok"), &json!({"n": 1})));
+    let bad_seen = receiver.seen("/bad");
+    assert_eq!((bad_seen.len(), bad_seen[0].header("authorization"), &bad_seen[0].body), (1, None, &json!([1, 2])));
     assert_eq!(receiver.seen("/slow").len(), 1);
     let good_now = expect(&call(&app, "GET", &path_of(&good["id"]), &ada, None).await, 200);
     let ran = good_now["last_run_at"].as_i64().unwrap();
@@ -401,7 +299,11 @@ async fn concurrent_callers_on_two_hosts_fire_every_occurrence_exactly_once() {
     for caller in callers {
         fired += caller.await.unwrap();
     }
-    let seen: Vec<(String, String)> = receiver.all().into_iter().map(|s| (s.path, s.occurrence)).collect();
+    let seen: Vec<(String, String)> = receiver
+        .all()
+        .into_iter()
+        .map(|s| (s.path.clone(), s.header("x-conveyor-occurrence").unwrap_or_default().to_string()))
+        .collect();
     let mut distinct = seen.clone();
     distinct.sort();
     distinct.dedup();
@@ -423,7 +325,7 @@ async fn the_local_host_fires_due_schedules_within_two_seconds_with_nothing_else
     let arrivals = receiver.all();
     assert!(arrivals.len() >= 2, "fired by the host's tick alone: {arrivals:?}");
     for seen in &arrivals {
-        let late = seen.arrival - seen.occurrence.parse::<f64>().unwrap();
+        let late = seen.arrival - seen.header("x-conveyor-occurrence").unwrap().parse::<f64>().unwrap();
         assert!((0.0..=2.0).contains(&late), "delivered {late:.2} s after its time");
     }
 }
