@@ -15,7 +15,7 @@ use crate::caller::Caller;
 use crate::control::{NoParams, action_params, to_json};
 use crate::db::{self, Db};
 use crate::domain::project::ProjectRef;
-use crate::domain::schedule::{Action as Does, Definition, Failure, Schedule, ScheduleInput, ScheduleSpec};
+use crate::domain::schedule::{Action as Does, Definition, Schedule, ScheduleInput, ScheduleSpec};
 use crate::domain::schedule::{merge_patch, names_private_host, parse_cron, parse_interval};
 use crate::domain::task::SubmitRequest;
 use crate::error::ApiError;
@@ -163,8 +163,9 @@ pub fn failures(db: &dyn Db, caller: &Caller, id: &str, pairs: &[(String, String
     Listing::run(db, &FAILURES, &store::failures_scope(id), pairs)
 }
 
-/// Every failure of the schedules the caller may see, newest first: Seed Scheduler's `/failed-tasks/`.
-pub fn all_failures(db: &dyn Db, caller: &Caller) -> Result<Vec<Failure>, ApiError> {
+/// Every failure the caller may see (their schedules'; every one for administrators), in the query language:
+/// Seed Scheduler's `/failed-tasks/`.
+pub fn all_failures(db: &dyn Db, caller: &Caller, pairs: &[(String, String)]) -> Result<Listing, ApiError> {
     let scope = policy::schedules_scope(caller)?;
     let scope = query::Scope {
         sql: if scope.sql.is_empty() {
@@ -174,9 +175,7 @@ pub fn all_failures(db: &dyn Db, caller: &Caller) -> Result<Vec<Failure>, ApiErr
         },
         params: scope.params,
     };
-    let order = [("order".to_string(), "-id".to_string())];
-    let rows = query::all_pages(&order, |pairs| Listing::run(db, &FAILURES, &scope, pairs))?;
-    rows.into_iter().map(|row| serde_json::from_value(Json::Object(row)).map_err(ApiError::internal)).collect()
+    Listing::run(db, &FAILURES, &scope, pairs)
 }
 
 /// Validates a schedule and where it points.

@@ -25,9 +25,9 @@ pub use settings::{Hook, Notifier, Settings};
 pub use signup::{RESETS_PER_ADDRESS, ResetConfirmInput, ResetRequestInput, SignupInput, SignupReceipt, TokenBody};
 pub use signup::{activate, confirm_email, confirm_password_reset, list_activations, request_password_reset, signup};
 pub use tokens::{CreatedToken, MAX_TOKENS_PER_USER, TokenInput, create_token, get_token, list_tokens};
-pub use tokens::{revoke_all_tokens, revoke_token, token_not_found};
-pub use users::update_user;
+pub use tokens::{create_token_for, revoke_all_tokens, revoke_token, token_not_found};
 pub use users::{NewUserInput, UserPatch, UserUpdate, create_user, delete_user, get_user, list_users, set_admin};
+pub use users::{find_user_by_email, update_user};
 
 use crate::domain::accounts::CODE_TTL;
 use crate::error::ApiError;

@@ -4,10 +4,11 @@
 use super::Listing;
 use crate::auth::{self, Principal};
 use crate::db::{self, Db};
-use crate::domain::accounts::{self as rules, Checks};
+use crate::domain::accounts::{self as rules, Checks, Ref};
 use crate::error::ApiError;
 use crate::secrets;
 use crate::store::tokens::{self, NewToken, Token, TokenKind};
+use crate::store::users;
 use serde::{Deserialize, Serialize};
 
 /// A user may hold at most this many named tokens.
@@ -42,25 +43,43 @@ pub fn create_token(
     now: i64,
 ) -> Result<CreatedToken, ApiError> {
     let me = auth::require_user(principal)?;
+    issue(db, me.id, me.admin, input, now)
+}
+
+/// Creates a named token for another user (administrators; Seed Scheduler's `POST /user/token/`), with the
+/// rules of [`create_token`] as if that user asked: `admin` scope only when they are an administrator.
+pub fn create_token_for(
+    db: &dyn Db,
+    principal: &Principal,
+    user: &Ref,
+    input: &TokenInput,
+    now: i64,
+) -> Result<CreatedToken, ApiError> {
+    auth::require_admin(principal)?;
+    let owner = users::find(db, user)?.ok_or_else(super::user_not_found)?;
+    issue(db, owner.id, owner.admin, input, now)
+}
+
+fn issue(db: &dyn Db, user_id: i64, user_admin: bool, input: &TokenInput, now: i64) -> Result<CreatedToken, ApiError> {
     let expiry = match input.expires_at {
         Some(at) if at <= now => Err("must lie in the future".to_string()),
         _ => Ok(()),
     };
     Checks::new().check("name", rules::token_name(&input.name)).check("expires_at", expiry).finish()?;
-    if input.admin && !me.admin {
+    if input.admin && !user_admin {
         return Err(ApiError::Forbidden("only administrators can create admin-scoped tokens".into()));
     }
     let secret = secrets::new_token(secrets::API_TOKEN_PREFIX)?;
     let hash = secrets::sha256(&secret);
     let token = db::transaction(db, || {
-        if tokens::count(db, me.id, TokenKind::Api)? >= MAX_TOKENS_PER_USER {
+        if tokens::count(db, user_id, TokenKind::Api)? >= MAX_TOKENS_PER_USER {
             return Err(ApiError::conflict(
                 "limit_reached",
                 format!("a user may hold at most {MAX_TOKENS_PER_USER} tokens; revoke one first"),
             ));
         }
         let new = NewToken {
-            user_id: me.id,
+            user_id,
             kind: TokenKind::Api,
             name: input.name.trim(),
             prefix: &secrets::visible_prefix(&secret),

@@ -71,6 +71,13 @@ pub fn get_user(db: &dyn Db, principal: &Principal, user: &Ref) -> Result<User, 
     target_user(db, principal, user)
 }
 
+/// The user with this email address, if any (administrators; case-insensitive, as addresses are unique):
+/// Seed Scheduler's `POST /user/token/` finds its user by email.
+pub fn find_user_by_email(db: &dyn Db, principal: &Principal, email: &str) -> Result<Option<User>, ApiError> {
+    auth::require_admin(principal)?;
+    Ok(users::find_by_email(db, email)?)
+}
+
 /// Creates a user (administrators): verified and active unless told otherwise. 409 `duplicate` when the
 /// username or email is taken.
 pub fn create_user(db: &dyn Db, principal: &Principal, input: &NewUserInput, now: i64) -> Result<User, ApiError> {

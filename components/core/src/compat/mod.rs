@@ -2,4 +2,5 @@
 //! onto the same core services. Only the mapping lives here; every rule is in the service modules.
 
 pub mod rhodecode;
+pub mod seed;
 pub mod tracker;
