@@ -70,8 +70,9 @@ pub struct Endpoints {
 
 impl Endpoints {
     /// From the variable `allow_private_endpoints`.
-    pub fn from_variable(value: Option<&str>) -> Endpoints {
-        Endpoints { allow_private: value.is_some_and(|value| value.trim().eq_ignore_ascii_case("true")) }
+    pub fn from_ctx(ctx: &crate::router::Ctx) -> Endpoints {
+        let allowed = ctx.variable("allow_private_endpoints");
+        Endpoints { allow_private: allowed.is_some_and(|value| value.trim().eq_ignore_ascii_case("true")) }
     }
 
     fn check(self, spec: &ScheduleSpec) -> Result<(), ApiError> {
@@ -126,7 +127,8 @@ pub fn get(db: &dyn Db, caller: &Caller, id: &str) -> Result<Schedule, ApiError>
 /// The caller's schedules (every one, for administrators), in the query language.
 pub fn list(db: &dyn Db, caller: &Caller, pairs: &[(String, String)]) -> Result<Listing, ApiError> {
     let mut listing = Listing::run(db, &RESOURCE, &policy::schedules_scope(caller)?, pairs)?;
-    decode_payloads(&mut listing);
+    // `payload` is stored as JSON text; a listing shows it as JSON, as `GET /schedules/{id}` does.
+    crate::workers::decode_json_fields(&mut listing.page, &["payload"]);
     Ok(listing)
 }
 
@@ -210,17 +212,6 @@ fn gone(error: crate::db::DbError, what: &str) -> ApiError {
     match error {
         crate::db::DbError::ForeignKey(_) => ApiError::NotFound(format!("the {what} no longer exists")),
         other => other.into(),
-    }
-}
-
-/// `payload` is stored as JSON text; a listing shows it as JSON, as `GET /schedules/{id}` does.
-fn decode_payloads(listing: &mut Listing) {
-    for row in &mut listing.page.results {
-        if let Some(Json::String(text)) = row.get("payload")
-            && let Ok(value) = serde_json::from_str::<Json>(text)
-        {
-            row.insert("payload".into(), value);
-        }
     }
 }
 

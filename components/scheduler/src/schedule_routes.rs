@@ -26,11 +26,6 @@ fn answer_schedule(ctx: &Ctx, status: u16, native: &Json) -> Response {
     wire::answer(status, &wire::schedule(base(ctx), native))
 }
 
-/// Where webhooks may point, as on the native routes (the variable `allow_private_endpoints`).
-fn endpoints(ctx: &Ctx) -> Endpoints {
-    Endpoints::from_variable(ctx.variable("allow_private_endpoints").as_deref())
-}
-
 pub(crate) fn list_schedules(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = signed_in(ctx)?;
     let pairs = wire::page_query(&ctx.request, "-created_at", &[WEBHOOKS]);
@@ -42,7 +37,7 @@ pub(crate) fn create_schedule(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = signed_in(ctx)?;
     let members = wire::schedule_members(&wire::json_body(&ctx.request, PAYLOAD_BODY_LIMIT)?, Write::Create)?;
     let input = wire::schedule_input(&members)?;
-    let created = schedules::create(ctx.db()?, &caller, &input, endpoints(ctx), clock::now())?;
+    let created = schedules::create(ctx.db()?, &caller, &input, Endpoints::from_ctx(ctx), clock::now())?;
     let native = shown(&created)?;
     let location = wire::schedule_url(base(ctx), &created.id);
     Ok(answer_schedule(ctx, 201, &native).with_header("location", location))
@@ -61,7 +56,7 @@ fn change(ctx: &Ctx, write: Write) -> Result<Response, ApiError> {
     let id = ctx.param("id");
     shown(&schedules::get(db, &caller, id)?)?;
     let members = wire::schedule_members(&wire::json_body(&ctx.request, PAYLOAD_BODY_LIMIT)?, write)?;
-    let native = shown(&schedules::update(db, &caller, id, &members, endpoints(ctx), clock::now())?)?;
+    let native = shown(&schedules::update(db, &caller, id, &members, Endpoints::from_ctx(ctx), clock::now())?)?;
     Ok(answer_schedule(ctx, 200, &native))
 }
 

@@ -10,10 +10,6 @@ use conveyor_core::schedules::{self, Action, Endpoints, Firing};
 use conveyor_core::{ApiError, Ctx, Response, Router, caller, clock, control, route};
 use serde_json::{Map, Value as Json};
 
-fn endpoints(ctx: &Ctx) -> Endpoints {
-    Endpoints::from_variable(ctx.variable("allow_private_endpoints").as_deref())
-}
-
 fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let listing = schedules::list(ctx.db()?, &caller, &ctx.request.query_pairs())?;
@@ -23,7 +19,7 @@ fn list(ctx: &Ctx) -> Result<Response, ApiError> {
 fn create(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let input = ctx.json()?;
-    Ok(Response::created(&schedules::create(ctx.db()?, &caller, &input, endpoints(ctx), clock::now())?))
+    Ok(Response::created(&schedules::create(ctx.db()?, &caller, &input, Endpoints::from_ctx(ctx), clock::now())?))
 }
 
 fn get(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -35,7 +31,8 @@ fn get(ctx: &Ctx) -> Result<Response, ApiError> {
 fn update(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let patch: Map<String, Json> = ctx.json()?;
-    let updated = schedules::update(ctx.db()?, &caller, ctx.param("id"), &patch, endpoints(ctx), clock::now())?;
+    let updated =
+        schedules::update(ctx.db()?, &caller, ctx.param("id"), &patch, Endpoints::from_ctx(ctx), clock::now())?;
     Ok(Response::ok(&updated))
 }
 

@@ -219,7 +219,7 @@ pub fn name(value: &str) -> Result<(), String> {
 }
 
 /// Free text up to `max` characters; control characters only as line breaks/tabs when `multiline`.
-fn text(value: &str, max: usize, multiline: bool) -> Result<(), String> {
+pub(crate) fn text(value: &str, max: usize, multiline: bool) -> Result<(), String> {
     if value.chars().count() > max {
         return Err(format!("must be at most {max} characters long"));
     }

@@ -150,7 +150,7 @@ impl ScheduleInput {
     /// Validates every field (422 listing each failure by field).
     pub fn validate(&self) -> Result<ScheduleSpec, ApiError> {
         let mut checks = Checks::new();
-        checks.check("name", text_at_most(&self.name, NAME_MAX));
+        checks.check("name", crate::domain::project::text(&self.name, NAME_MAX, false));
         let definition = self.definition(&mut checks);
         let action = self.action(&mut checks);
         checks.finish()?;
@@ -244,10 +244,6 @@ impl ScheduleInput {
             }
         }
     }
-}
-
-fn text_at_most(text: &str, max: usize) -> Result<(), String> {
-    if text.chars().count() > max { Err(format!("must be at most {max} characters")) } else { Ok(()) }
 }
 
 fn bytes_at_most(text: &str, max: usize) -> Result<(), String> {

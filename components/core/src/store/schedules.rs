@@ -267,29 +267,32 @@ pub fn claim_deliveries(db: &dyn Db, now: i64, lease: i64, limit: i64) -> Result
                       WHERE d.due_at <= ?2 AND (d.claimed_until IS NULL OR d.claimed_until <= ?2) \
                         AND s.enabled = 1 AND s.endpoint IS NOT NULL \
                       ORDER BY d.due_at, d.id LIMIT ?3) \
-         RETURNING id, schedule, occurrence_at, manual, attempts",
+         RETURNING id",
         &[(now + lease).into(), now.into(), limit.into()],
     )?;
-    let mut out = Vec::with_capacity(claimed.rows.len());
-    for row in claimed.iter() {
-        let schedule = row.text("schedule")?;
-        let target = db.execute(
-            "SELECT endpoint, payload, auth_token FROM schedules WHERE id = ? AND endpoint IS NOT NULL",
-            &[schedule.clone().into()],
-        )?;
-        let Some(target) = target.first() else { continue };
-        out.push(Claimed {
+    if claimed.rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = claimed.map_all(|row| row.int("id"))?;
+    // What to send, read once for the whole claim (RETURNING cannot join the schedules).
+    db.execute(
+        "SELECT d.id, d.schedule, d.occurrence_at, d.manual, d.attempts, s.endpoint, s.payload, s.auth_token \
+         FROM schedule_deliveries d JOIN schedules s ON s.id = d.schedule \
+         WHERE d.id IN (SELECT value FROM json_each(?)) AND s.endpoint IS NOT NULL ORDER BY d.due_at, d.id",
+        &[serde_json::to_string(&ids).map_err(|e| DbError::Other(e.to_string()))?.into()],
+    )?
+    .map_all(|row| {
+        Ok(Claimed {
             id: row.int("id")?,
-            schedule,
+            schedule: row.text("schedule")?,
             occurrence_at: row.int("occurrence_at")?,
             manual: row.bool("manual")?,
             attempts: row.int("attempts")?,
-            endpoint: target.text("endpoint")?,
-            payload: target.opt_text("payload")?.unwrap_or_else(|| "null".into()),
-            auth_token: target.opt_text("auth_token")?,
-        });
-    }
-    Ok(out)
+            endpoint: row.text("endpoint")?,
+            payload: row.opt_text("payload")?.unwrap_or_else(|| "null".into()),
+            auth_token: row.opt_text("auth_token")?,
+        })
+    })
 }
 
 /// A delivery succeeded: it is done, and its schedule ran. Nothing happens when the claim is no longer this
