@@ -1,0 +1,250 @@
+//! The jobs a user submits, mapped onto tasks: submitting is a task submit (FIFO: every job has priority 0,
+//! so the claim order is the task id), aborting is the task's cancel, a job's `step` is read from its task's
+//! status and the online runner holding it. A user only ever sees their own jobs.
+
+use super::runners::{ABORTED, TRANSCRIPT_TYPES};
+use super::settings::JobSettings;
+use super::store::{self, JobFilter, JobRow};
+use super::wire::Refusal;
+use super::{CHUNK_BYTES, HEARTBEAT_EXPIRY, jobs_project};
+use crate::db::{self, Db};
+use crate::domain::task::TaskSpec;
+use crate::platform::Kv;
+use crate::tasks;
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+/// What the task of every job is: a job may fail once (a runner's error is final, as in Project-W) and its
+/// lease is the heartbeat expiry, so a dead runner's job returns to the queue after 60 s.
+fn job_task() -> TaskSpec {
+    TaskSpec {
+        recipe: "project-w job".into(),
+        max_retries: Some(1),
+        max_assign_time: Some(HEARTBEAT_EXPIRY),
+        ..TaskSpec::default()
+    }
+}
+
+/// Submits a job for `owner`: settings by id (400 when not theirs), else their default, else Project-W's
+/// defaults; the audio is stored in chunks. Answers the job id.
+#[allow(clippy::too_many_arguments)]
+pub fn submit(
+    db: &dyn Db,
+    kv: &dyn Kv,
+    owner: i64,
+    file_name: &str,
+    audio: &[u8],
+    settings_id: Option<i64>,
+    now: i64,
+) -> Result<i64, Refusal> {
+    let settings = match settings_id {
+        Some(id) => store::settings(db, owner, Some(id))?
+            .ok_or_else(|| Refusal::bad_request(format!("The provided job_settings_id of '{id}' is invalid")))?,
+        None => store::settings(db, owner, None)?.unwrap_or_else(|| JobSettings::default().to_text()),
+    };
+    let project = jobs_project(db, now)?;
+    db::transaction(db, || {
+        let task = tasks::submit(db, kv, &project, &job_task(), now)?;
+        store::insert_job(db, task.id, owner, file_name, &settings, now)?;
+        for (seq, chunk) in audio.chunks(CHUNK_BYTES).enumerate() {
+            store::insert_chunk(db, task.id, seq as i64, chunk)?;
+        }
+        Ok(task.id)
+    })
+}
+
+/// A job's `step`, as Project-W computes it (first match wins).
+pub fn step(job: &JobRow) -> &'static str {
+    let held = job.holder.as_ref();
+    match job.status.as_str() {
+        "closed" if job.downloaded == Some(true) => "downloaded",
+        "closed" => "success",
+        "cancelled" if held.is_some_and(|holder| holder.5) => "aborting",
+        "cancelled" | "failed" => "failed",
+        "assigned" => match held {
+            Some(holder) if holder.5 => "runner_in_progress",
+            Some(_) => "runner_assigned",
+            // Its runner stopped heartbeating: the task is claimable again.
+            None => "pending_runner",
+        },
+        "new" => "pending_runner",
+        _ => "not_queued",
+    }
+}
+
+fn finished(step: &str) -> bool {
+    matches!(step, "success" | "failed" | "downloaded")
+}
+
+/// `JobInfoResponse`.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobInfo {
+    pub id: i64,
+    pub step: &'static str,
+    pub progress: f64,
+    pub abort: bool,
+    pub creation_timestamp: String,
+    pub file_name: String,
+    pub finish_timestamp: Option<String>,
+    pub runner_name: Option<String>,
+    pub runner_id: Option<i64>,
+    pub runner_version: Option<String>,
+    pub runner_git_hash: Option<String>,
+    pub runner_source_code_url: Option<String>,
+    pub downloaded: Option<bool>,
+    pub error_msg: Option<String>,
+    pub settings: JobSettings,
+}
+
+/// Unix seconds as ISO 8601 in UTC, as pydantic writes an aware datetime (`2026-03-02T10:00:00Z`).
+pub fn timestamp(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+impl JobInfo {
+    fn of(job: JobRow) -> Self {
+        let step = step(&job);
+        let live = job.holder.clone().filter(|_| matches!(step, "runner_assigned" | "runner_in_progress" | "aborting"));
+        let progress = match step {
+            "runner_assigned" | "runner_in_progress" => job.progress as f64,
+            "success" | "downloaded" | "aborting" => 100.0,
+            _ => 0.0,
+        };
+        let (runner_id, runner_name, runner_version, runner_git_hash, runner_source_code_url) = match live {
+            Some((id, name, version, git_hash, url, _)) => {
+                (Some(id), Some(name), Some(version), Some(git_hash), Some(url))
+            }
+            None => {
+                (job.runner_id, job.runner_name, job.runner_version, job.runner_git_hash, job.runner_source_code_url)
+            }
+        };
+        Self {
+            id: job.id,
+            step,
+            progress,
+            abort: step == "aborting",
+            creation_timestamp: timestamp(job.created_at),
+            file_name: job.file_name,
+            finish_timestamp: job.finished_at.filter(|_| finished(step)).map(timestamp),
+            runner_name,
+            runner_id,
+            runner_version,
+            runner_git_hash,
+            runner_source_code_url,
+            downloaded: job.downloaded,
+            error_msg: job.error_msg,
+            settings: JobSettings::from_text(&job.settings),
+        }
+    }
+}
+
+/// The owner's jobs among `ids` (others' are skipped silently).
+pub fn info(db: &dyn Db, owner: i64, ids: &[i64], now: i64) -> Result<Vec<JobInfo>, Refusal> {
+    Ok(store::jobs_of(db, owner, ids, now)?.into_iter().map(JobInfo::of).collect())
+}
+
+/// How many of the owner's jobs pass the filter.
+pub fn count(db: &dyn Db, owner: i64, filter: JobFilter) -> Result<i64, Refusal> {
+    Ok(store::count(db, owner, filter)?)
+}
+
+/// `/jobs/get`: the owner's job ids in the inclusive window `start..=end`.
+pub fn window(
+    db: &dyn Db,
+    owner: i64,
+    filter: JobFilter,
+    sort_key: &str,
+    descending: bool,
+    start: i64,
+    end: i64,
+) -> Result<Vec<i64>, Refusal> {
+    let by_file_name = match sort_key {
+        "creation_time" => false,
+        "filename" => true,
+        other => {
+            return Err(Refusal::invalid(
+                "enum",
+                &["query", "sort_key"],
+                "Input should be 'creation_time' or 'filename'",
+                Json::String(other.into()),
+            ));
+        }
+    };
+    for (name, value) in [("start_index", start), ("end_index", end)] {
+        if value < 0 {
+            return Err(Refusal::unprocessable(vec![json!({"type": "greater_than_equal", "loc": ["query", name],
+                "msg": "Input should be greater than or equal to 0", "input": value.to_string(), "ctx": {"ge": 0}})]));
+        }
+    }
+    if end < start {
+        return Ok(Vec::new());
+    }
+    Ok(store::window(db, owner, filter, by_file_name, descending, start, end - start + 1)?)
+}
+
+/// Aborts the owner's listed jobs (unknown and foreign ids are ignored): 400 and nothing aborted when one
+/// of them is not running. The tasks are cancelled and the audio freed at once; a runner processing one
+/// hears `abort` at its next heartbeat.
+pub fn abort(db: &dyn Db, owner: i64, ids: &[i64], now: i64) -> Result<(), Refusal> {
+    db::transaction(db, || {
+        let jobs = store::jobs_of(db, owner, ids, now)?;
+        if jobs.iter().any(|job| matches!(step(job), "success" | "failed" | "downloaded" | "aborting")) {
+            return Err(Refusal::bad_request("At least one of the provided jobs is currently not running"));
+        }
+        for job in &jobs {
+            tasks::cancel(db, job.id, now)?;
+            store::finish(db, job.id, Some(ABORTED), None, now)?;
+        }
+        Ok(())
+    })
+}
+
+/// Deletes the owner's listed jobs with their audio and transcripts: 400 and nothing deleted when one of
+/// them has not finished.
+pub fn delete(db: &dyn Db, owner: i64, ids: &[i64], now: i64) -> Result<(), Refusal> {
+    db::transaction(db, || {
+        let jobs = store::jobs_of(db, owner, ids, now)?;
+        if let Some(job) = jobs.iter().find(|job| !finished(step(job))) {
+            return Err(Refusal::bad_request(format!(
+                "The job with id {} is currently still running. Only finished jobs can be deleted!",
+                job.id
+            )));
+        }
+        let owned: Vec<i64> = jobs.iter().map(|job| job.id).collect();
+        store::delete_jobs(db, owner, &owned)?;
+        Ok(())
+    })
+}
+
+/// One type of a finished job's transcript, as Project-W answers it (a JSON string; `as_json` is the JSON
+/// text); the job is then `downloaded`.
+pub fn download(db: &dyn Db, owner: i64, job: i64, kind: &str) -> Result<String, Refusal> {
+    if !TRANSCRIPT_TYPES.contains(&kind) {
+        return Err(Refusal::invalid(
+            "enum",
+            &["query", "transcript_type"],
+            "Input should be 'as_txt', 'as_srt', 'as_tsv', 'as_vtt' or 'as_json'",
+            Json::String(kind.into()),
+        ));
+    }
+    store::download(db, owner, job, kind)?
+        .ok_or_else(|| Refusal::bad_request(format!("No job with id {job} found or job isn't finished yet")))
+}
+
+/// Saves settings for the owner; answers their id.
+pub fn save_settings(
+    db: &dyn Db,
+    owner: i64,
+    settings: &JobSettings,
+    is_default: bool,
+    now: i64,
+) -> Result<i64, Refusal> {
+    Ok(store::insert_settings(db, owner, &settings.to_text(), is_default, now)?)
+}
+
+/// The owner's default settings, or Project-W's.
+pub fn default_settings(db: &dyn Db, owner: i64) -> Result<JobSettings, Refusal> {
+    Ok(store::settings(db, owner, None)?.map(|text| JobSettings::from_text(&text)).unwrap_or_default())
+}
