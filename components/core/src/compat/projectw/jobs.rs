@@ -27,7 +27,6 @@ fn job_task() -> TaskSpec {
 
 /// Submits a job for `owner`: settings by id (400 when not theirs), else their default, else Project-W's
 /// defaults; the audio is stored in chunks. Answers the job id.
-#[allow(clippy::too_many_arguments)]
 pub fn submit(
     db: &dyn Db,
     kv: &dyn Kv,

@@ -27,18 +27,12 @@ pub const ALIGNMENT_LANGUAGES: &[&str] = &[
     "tl", "sv",
 ];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Processing {
     pub highlight_words: bool,
     pub max_line_count: Option<i64>,
     pub max_line_width: Option<i64>,
-}
-
-impl Default for Processing {
-    fn default() -> Self {
-        Self { highlight_words: false, max_line_count: None, max_line_width: None }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,17 +49,11 @@ impl Default for Alignment {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Diarization {
     pub min_speakers: Option<i64>,
     pub max_speakers: Option<i64>,
-}
-
-impl Default for Diarization {
-    fn default() -> Self {
-        Self { min_speakers: None, max_speakers: None }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
