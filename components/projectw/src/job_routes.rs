@@ -1,0 +1,142 @@
+//! `/api/jobs/*`: the jobs a user submits, sees, aborts, deletes and downloads. A user sees only their own.
+
+use crate::caller;
+use conveyor_core::clock;
+use conveyor_core::compat::projectw::jobs;
+use conveyor_core::compat::projectw::multipart::{self, FormError};
+use conveyor_core::compat::projectw::settings::JobSettings;
+use conveyor_core::compat::projectw::store::JobFilter;
+use conveyor_core::compat::projectw::wire::{self, Refusal};
+use conveyor_core::{Ctx, Response};
+use serde_json::Value as Json;
+
+/// The field that carries the file.
+const AUDIO_FIELD: &str = "audio_file";
+
+fn unparsable() -> Refusal {
+    Refusal::bad_request("There was an error parsing the body")
+}
+
+/// `POST /api/jobs/submit_job[?job_settings_id=]`, multipart with the file in `audio_file` → the job id.
+pub fn submit_job(ctx: &Ctx) -> Result<Response, Refusal> {
+    let owner = caller::user(ctx)?;
+    let pairs = ctx.request.query_pairs();
+    let settings_id = if pairs.iter().any(|(key, _)| key == "job_settings_id") {
+        Some(wire::query_int(&pairs, "job_settings_id")?)
+    } else {
+        None
+    };
+    let content_type = ctx.request.header("content-type").unwrap_or_default();
+    let boundary = match multipart::boundary(content_type) {
+        Ok(boundary) => boundary,
+        Err(FormError::NotMultipart) => return Err(Refusal::missing(&["body", AUDIO_FIELD])),
+        Err(FormError::Malformed) => return Err(unparsable()),
+    };
+    let parts = multipart::parse(&ctx.request.body, &boundary).map_err(|_| unparsable())?;
+    let file = parts
+        .iter()
+        .find(|part| part.name == AUDIO_FIELD && part.filename.is_some())
+        .ok_or_else(|| Refusal::missing(&["body", AUDIO_FIELD]))?;
+    let kind = file.content_type.as_deref().unwrap_or_default();
+    if !(kind.starts_with("audio") || kind.starts_with("video")) {
+        return Err(Refusal::new(
+            415,
+            format!("The provided file is not an audio or video file but is of type {kind}"),
+        ));
+    }
+    let file_name = file.filename.as_deref().unwrap_or_default();
+    let id = jobs::submit(ctx.db()?, ctx.kv()?.as_ref(), owner, file_name, file.data, settings_id, clock::now())?;
+    Ok(wire::ok(&id))
+}
+
+fn filter(pairs: &[(String, String)]) -> Result<JobFilter, Refusal> {
+    Ok(JobFilter {
+        exclude_finished: wire::query_bool(pairs, "exclude_finished")?,
+        exclude_downloaded: wire::query_bool(pairs, "exclude_downloaded")?,
+    })
+}
+
+/// `GET /api/jobs/info?job_ids=1&job_ids=2` → the caller's jobs among them.
+pub fn info(ctx: &Ctx) -> Result<Response, Refusal> {
+    let owner = caller::user(ctx)?;
+    let pairs = ctx.request.query_pairs();
+    let mut ids = Vec::new();
+    for (index, (_, value)) in pairs.iter().filter(|(key, _)| key == "job_ids").enumerate() {
+        let id = value.trim().parse().map_err(|_| {
+            Refusal::invalid(
+                "int_parsing",
+                &["query", "job_ids", &index.to_string()],
+                "Input should be a valid integer, unable to parse string as an integer",
+                Json::String(value.clone()),
+            )
+        })?;
+        ids.push(id);
+    }
+    if ids.is_empty() {
+        return Err(Refusal::missing(&["query", "job_ids"]));
+    }
+    Ok(wire::ok(&jobs::info(ctx.db()?, owner, &ids, clock::now())?))
+}
+
+/// `GET /api/jobs/get?start_index&end_index&sort_key&descending&exclude_finished&exclude_downloaded` → ids.
+pub fn get(ctx: &Ctx) -> Result<Response, Refusal> {
+    let owner = caller::user(ctx)?;
+    let pairs = ctx.request.query_pairs();
+    let start = wire::query_int(&pairs, "start_index")?;
+    let end = wire::query_int(&pairs, "end_index")?;
+    let sort_key = wire::query_param(&pairs, "sort_key")?;
+    let descending = wire::query_bool(&pairs, "descending")?;
+    let filter = filter(&pairs)?;
+    Ok(wire::ok(&jobs::window(ctx.db()?, owner, filter, &sort_key, descending, start, end)?))
+}
+
+/// `GET /api/jobs/count?exclude_finished&exclude_downloaded` → an integer.
+pub fn count(ctx: &Ctx) -> Result<Response, Refusal> {
+    let owner = caller::user(ctx)?;
+    let filter = filter(&ctx.request.query_pairs())?;
+    Ok(wire::ok(&jobs::count(ctx.db()?, owner, filter)?))
+}
+
+/// `POST /api/jobs/abort` `[ids]` → `"Success"`.
+pub fn abort(ctx: &Ctx) -> Result<Response, Refusal> {
+    let owner = caller::user(ctx)?;
+    let ids = wire::id_list(&ctx.request.body)?;
+    jobs::abort(ctx.db()?, owner, &ids, clock::now())?;
+    Ok(wire::success())
+}
+
+/// `DELETE /api/jobs/delete` `[ids]` → `"Success"`.
+pub fn delete(ctx: &Ctx) -> Result<Response, Refusal> {
+    let owner = caller::user(ctx)?;
+    let ids = wire::id_list(&ctx.request.body)?;
+    jobs::delete(ctx.db()?, owner, &ids, clock::now())?;
+    Ok(wire::success())
+}
+
+/// `GET /api/jobs/download_transcript?job_id&transcript_type` → the transcript as a JSON string.
+pub fn download_transcript(ctx: &Ctx) -> Result<Response, Refusal> {
+    let owner = caller::user(ctx)?;
+    let pairs = ctx.request.query_pairs();
+    let job = wire::query_int(&pairs, "job_id")?;
+    let kind = wire::query_param(&pairs, "transcript_type")?;
+    Ok(wire::ok(&jobs::download(ctx.db()?, owner, job, &kind)?))
+}
+
+/// `GET /api/jobs/default_settings` → the caller's default settings, or Project-W's.
+pub fn default_settings(ctx: &Ctx) -> Result<Response, Refusal> {
+    let owner = caller::user(ctx)?;
+    Ok(wire::ok(&jobs::default_settings(ctx.db()?, owner)?))
+}
+
+/// `POST /api/jobs/submit_settings[?is_new_default=]` `JobSettingsRequest` → the settings id.
+pub fn submit_settings(ctx: &Ctx) -> Result<Response, Refusal> {
+    let owner = caller::user(ctx)?;
+    let pairs = ctx.request.query_pairs();
+    let is_default = if pairs.iter().any(|(key, _)| key == "is_new_default") {
+        wire::query_bool(&pairs, "is_new_default")?
+    } else {
+        false
+    };
+    let settings = JobSettings::from_request(&ctx.request.body)?;
+    Ok(wire::ok(&jobs::save_settings(ctx.db()?, owner, &settings, is_default, clock::now())?))
+}

@@ -1,0 +1,55 @@
+//! Component `projectw` (SPEC §9): Project-W's API under `/api`, so that Project-W's runner and scripted
+//! clients work against Conveyor unchanged. This file is the route table; the handlers, one module per
+//! route family, authenticate (a runner's bearer token, or a user's Conveyor credential), parse Project-W's
+//! requests and answer in its shapes (`compat::projectw`), over the same task and worker services as the
+//! native components. Differences: `docs/projectw.md`.
+#![allow(unsafe_code, reason = "`#[http_component]` expands to the wasm export glue")]
+
+mod admin_routes;
+mod caller;
+mod general_routes;
+mod job_routes;
+mod runner_routes;
+
+use conveyor_core::compat::projectw::wire::{self, Refusal};
+use conveyor_core::http::BULK_BODY_LIMIT;
+use conveyor_core::{ApiError, Response, Router, route};
+
+/// A handler's answer: a refusal is an answer too, in Project-W's shape.
+fn answer(result: Result<Response, Refusal>) -> Result<Response, ApiError> {
+    Ok(result.unwrap_or_else(|refusal| refusal.response()))
+}
+
+fn router() -> Router {
+    Router::new(vec![
+        route("GET", "/api/about", |ctx| answer(general_routes::about(ctx))),
+        route("GET", "/api/auth_settings", |ctx| answer(general_routes::auth_settings(ctx))),
+        route("POST", "/api/admins/create_runner", |ctx| answer(admin_routes::create_runner(ctx))),
+        route("DELETE", "/api/admins/invalidate_runner", |ctx| answer(admin_routes::invalidate_runner(ctx))),
+        route("POST", "/api/admins/invalidate_runner", |ctx| answer(admin_routes::invalidate_runner(ctx))),
+        route("POST", "/api/runners/register", |ctx| answer(runner_routes::register(ctx))),
+        route("POST", "/api/runners/heartbeat", |ctx| answer(runner_routes::heartbeat(ctx))),
+        route("GET", "/api/runners/retrieve_job_info", |ctx| answer(runner_routes::job_info(ctx))),
+        route("POST", "/api/runners/retrieve_job_audio", |ctx| answer(runner_routes::job_audio(ctx))),
+        route("POST", "/api/runners/submit_job_result", |ctx| answer(runner_routes::submit_result(ctx)))
+            .body_limit(BULK_BODY_LIMIT),
+        route("POST", "/api/runners/unregister", |ctx| answer(runner_routes::unregister(ctx))),
+        route("POST", "/api/jobs/submit_job", |ctx| answer(job_routes::submit_job(ctx))).body_limit(BULK_BODY_LIMIT),
+        route("GET", "/api/jobs/info", |ctx| answer(job_routes::info(ctx))),
+        route("GET", "/api/jobs/get", |ctx| answer(job_routes::get(ctx))),
+        route("GET", "/api/jobs/count", |ctx| answer(job_routes::count(ctx))),
+        route("POST", "/api/jobs/abort", |ctx| answer(job_routes::abort(ctx))),
+        route("DELETE", "/api/jobs/delete", |ctx| answer(job_routes::delete(ctx))),
+        route("POST", "/api/jobs/delete", |ctx| answer(job_routes::delete(ctx))),
+        // Marks the job downloaded: a change, though a GET.
+        route("GET", "/api/jobs/download_transcript", |ctx| answer(job_routes::download_transcript(ctx)))
+            .changes_state(),
+        route("GET", "/api/jobs/default_settings", |ctx| answer(job_routes::default_settings(ctx))),
+        route("POST", "/api/jobs/submit_settings", |ctx| answer(job_routes::submit_settings(ctx))),
+    ])
+}
+
+#[spin_sdk::http_component]
+fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
+    conveyor_core::entry::serve_mapped(&router(), request, wire::error)
+}
