@@ -21,6 +21,7 @@ pub mod outbound;
 pub mod platform;
 pub mod policy;
 pub mod projects;
+pub mod projectw;
 pub mod query;
 pub mod ratelimit;
 pub mod router;

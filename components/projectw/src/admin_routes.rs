@@ -2,8 +2,8 @@
 
 use crate::caller;
 use conveyor_core::clock;
-use conveyor_core::compat::projectw::runners;
 use conveyor_core::compat::projectw::wire::{self, Refusal};
+use conveyor_core::projectw::runners;
 use conveyor_core::{Ctx, Response};
 
 /// `POST /api/admins/create_runner` → `{"id", "token"}`; the token is shown once.

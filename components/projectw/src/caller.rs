@@ -3,9 +3,8 @@
 //! details.
 
 use conveyor_core::auth::{self, Principal};
-use conveyor_core::compat::projectw::runners;
-use conveyor_core::compat::projectw::store::RunnerRow;
 use conveyor_core::compat::projectw::wire::{self, Refusal};
+use conveyor_core::projectw::runners::{self, RunnerRow};
 use conveyor_core::{ApiError, Ctx};
 
 fn not_authenticated() -> Refusal {
@@ -25,7 +24,7 @@ fn bearer(ctx: &Ctx) -> Result<String, Refusal> {
 /// The runner whose token this is (401 otherwise).
 pub fn runner(ctx: &Ctx) -> Result<RunnerRow, Refusal> {
     let token = bearer(ctx)?;
-    runners::authenticate(ctx.db()?, &token)
+    Ok(runners::authenticate(ctx.db()?, &token)?)
 }
 
 /// The runner, online with the `session_token` of the query (422 without one, 403 when it is not its own).

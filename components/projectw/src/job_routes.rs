@@ -2,11 +2,13 @@
 
 use crate::caller;
 use conveyor_core::clock;
-use conveyor_core::compat::projectw::jobs;
 use conveyor_core::compat::projectw::multipart::{self, FormError};
 use conveyor_core::compat::projectw::settings::JobSettings;
-use conveyor_core::compat::projectw::store::JobFilter;
-use conveyor_core::compat::projectw::wire::{self, Refusal};
+use conveyor_core::compat::projectw::{
+    bodies,
+    wire::{self, Refusal},
+};
+use conveyor_core::projectw::jobs::{self, JobFilter};
 use conveyor_core::{Ctx, Response};
 use serde_json::Value as Json;
 
@@ -45,7 +47,9 @@ pub fn submit_job(ctx: &Ctx) -> Result<Response, Refusal> {
         ));
     }
     let file_name = file.filename.as_deref().unwrap_or_default();
-    let id = jobs::submit(ctx.db()?, ctx.kv()?.as_ref(), owner, file_name, file.data, settings_id, clock::now())?;
+    let defaults = JobSettings::default().to_text();
+    let (db, kv) = (ctx.db()?, ctx.kv()?);
+    let id = jobs::submit(db, kv.as_ref(), owner, file_name, file.data, settings_id, &defaults, clock::now())?;
     Ok(wire::ok(&id))
 }
 
@@ -82,12 +86,12 @@ pub fn info(ctx: &Ctx) -> Result<Response, Refusal> {
 pub fn get(ctx: &Ctx) -> Result<Response, Refusal> {
     let owner = caller::user(ctx)?;
     let pairs = ctx.request.query_pairs();
-    let start = wire::query_int(&pairs, "start_index")?;
-    let end = wire::query_int(&pairs, "end_index")?;
-    let sort_key = wire::query_param(&pairs, "sort_key")?;
+    let start = bodies::index("start_index", wire::query_int(&pairs, "start_index")?)?;
+    let end = bodies::index("end_index", wire::query_int(&pairs, "end_index")?)?;
+    let by_file_name = bodies::sort_by_file_name(&wire::query_param(&pairs, "sort_key")?)?;
     let descending = wire::query_bool(&pairs, "descending")?;
     let filter = filter(&pairs)?;
-    Ok(wire::ok(&jobs::window(ctx.db()?, owner, filter, &sort_key, descending, start, end)?))
+    Ok(wire::ok(&jobs::window(ctx.db()?, owner, filter, by_file_name, descending, start, end)?))
 }
 
 /// `GET /api/jobs/count?exclude_finished&exclude_downloaded` → an integer.
@@ -119,13 +123,16 @@ pub fn download_transcript(ctx: &Ctx) -> Result<Response, Refusal> {
     let pairs = ctx.request.query_pairs();
     let job = wire::query_int(&pairs, "job_id")?;
     let kind = wire::query_param(&pairs, "transcript_type")?;
-    Ok(wire::ok(&jobs::download(ctx.db()?, owner, job, &kind)?))
+    Ok(wire::ok(&jobs::download(ctx.db()?, owner, job, bodies::transcript_type(&kind)?)?))
 }
 
 /// `GET /api/jobs/default_settings` → the caller's default settings, or Project-W's.
 pub fn default_settings(ctx: &Ctx) -> Result<Response, Refusal> {
     let owner = caller::user(ctx)?;
-    Ok(wire::ok(&jobs::default_settings(ctx.db()?, owner)?))
+    match jobs::default_settings(ctx.db()?, owner)? {
+        Some(saved) => Ok(wire::ok(&saved)),
+        None => Ok(wire::ok(&JobSettings::default())),
+    }
 }
 
 /// `POST /api/jobs/submit_settings[?is_new_default=]` `JobSettingsRequest` → the settings id.
@@ -138,5 +145,5 @@ pub fn submit_settings(ctx: &Ctx) -> Result<Response, Refusal> {
         false
     };
     let settings = JobSettings::from_request(&ctx.request.body)?;
-    Ok(wire::ok(&jobs::save_settings(ctx.db()?, owner, &settings, is_default, clock::now())?))
+    Ok(wire::ok(&jobs::save_settings(ctx.db()?, owner, &settings.to_text(), is_default, clock::now())?))
 }

@@ -2,15 +2,16 @@
 
 use crate::caller;
 use conveyor_core::clock;
-use conveyor_core::compat::projectw::runners::{self, HeartbeatBody, RegisterRequest, ResultBody};
+use conveyor_core::compat::projectw::bodies;
 use conveyor_core::compat::projectw::wire::{self, Refusal};
+use conveyor_core::projectw::runners;
 use conveyor_core::{Ctx, Response};
 
 /// `POST /api/runners/register` → `{"id", "session_token"}`.
 pub fn register(ctx: &Ctx) -> Result<Response, Refusal> {
     let runner = caller::runner(ctx)?;
-    let request: RegisterRequest = wire::body(&ctx.request.body)?;
-    let registered = runners::register(ctx.db()?, ctx.kv()?.as_ref(), &runner, &request, clock::now())?;
+    let info = bodies::register(&ctx.request.body)?;
+    let registered = runners::register(ctx.db()?, ctx.kv()?.as_ref(), &runner, &info, clock::now())?;
     Ok(wire::ok(&registered))
 }
 
@@ -18,8 +19,8 @@ pub fn register(ctx: &Ctx) -> Result<Response, Refusal> {
 pub fn heartbeat(ctx: &Ctx) -> Result<Response, Refusal> {
     let now = clock::now();
     let runner = caller::online_runner(ctx, now)?;
-    let body: HeartbeatBody = wire::body(&ctx.request.body)?;
-    Ok(wire::ok(&runners::heartbeat(ctx.db()?, ctx.kv()?.as_ref(), &runner, &body, now)?))
+    let progress = bodies::heartbeat(&ctx.request.body)?;
+    Ok(wire::ok(&runners::heartbeat(ctx.db()?, ctx.kv()?.as_ref(), &runner, progress, now)?))
 }
 
 /// `GET /api/runners/retrieve_job_info?session_token=` → `{"id", "settings"}`.
@@ -41,7 +42,7 @@ pub fn job_audio(ctx: &Ctx) -> Result<Response, Refusal> {
 pub fn submit_result(ctx: &Ctx) -> Result<Response, Refusal> {
     let now = clock::now();
     let runner = caller::online_runner(ctx, now)?;
-    let result = ResultBody::parse(&ctx.request.body)?;
+    let result = bodies::result(&ctx.request.body)?;
     runners::submit(ctx.db()?, &runner, &result, now)?;
     Ok(wire::success())
 }

@@ -8,6 +8,7 @@ pub mod grants;
 pub mod groups;
 pub mod logs;
 pub mod projects;
+pub mod projectw;
 pub mod schedules;
 pub mod tasks;
 pub mod tokens;

@@ -1,4 +1,4 @@
-//! The SQL of Project-W's own tables (`sql/0005_projectw.sql`): runner sessions, jobs' metadata, audio
+//! The SQL of the Project-W surface's own tables (`sql/0005_projectw.sql`): runner sessions, jobs' metadata, audio
 //! chunks, transcripts and saved settings. Tasks and workers are read and changed only through their services.
 
 use crate::db::{self, Db, DbError, Row, Value};
@@ -155,8 +155,19 @@ pub struct JobRow {
     /// The task's status and progress.
     pub status: String,
     pub progress: i64,
-    /// The online runner that holds the job: (worker, name, version, git hash, source URL, in process).
-    pub holder: Option<(i64, String, String, String, String, bool)>,
+    /// The online runner that holds the job.
+    pub holder: Option<Holder>,
+}
+
+/// The online runner holding a job, and whether it fetched the audio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holder {
+    pub worker: i64,
+    pub name: String,
+    pub version: String,
+    pub git_hash: String,
+    pub source_code_url: String,
+    pub in_process: bool,
 }
 
 const JOB: &str = "j.task, j.owner, j.file_name, j.settings, j.created_at, j.finished_at, j.downloaded, j.error_msg, \
@@ -171,14 +182,14 @@ const JOB_FROM: &str = "projectw_jobs j JOIN tasks t ON t.id = j.task \
 fn job(row: &Row<'_>) -> Result<JobRow, DbError> {
     let holder = match row.opt_int("holder")? {
         None => None,
-        Some(worker) => Some((
+        Some(worker) => Some(Holder {
             worker,
-            row.text("holder_name")?,
-            row.text("holder_version")?,
-            row.text("holder_git_hash")?,
-            row.text("holder_url")?,
-            row.bool("holder_in_process")?,
-        )),
+            name: row.text("holder_name")?,
+            version: row.text("holder_version")?,
+            git_hash: row.text("holder_git_hash")?,
+            source_code_url: row.text("holder_url")?,
+            in_process: row.bool("holder_in_process")?,
+        }),
     };
     Ok(JobRow {
         id: row.int("task")?,

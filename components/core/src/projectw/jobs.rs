@@ -2,17 +2,17 @@
 //! so the claim order is the task id), aborting is the task's cancel, a job's `step` is read from its task's
 //! status and the online runner holding it. A user only ever sees their own jobs.
 
-use super::runners::{ABORTED, TRANSCRIPT_TYPES};
-use super::settings::JobSettings;
-use super::store::{self, JobFilter, JobRow};
-use super::wire::Refusal;
-use super::{CHUNK_BYTES, HEARTBEAT_EXPIRY, jobs_project};
+use super::{ABORTED, CHUNK_BYTES, HEARTBEAT_EXPIRY, jobs_project, settings_json};
 use crate::db::{self, Db};
 use crate::domain::task::TaskSpec;
+use crate::error::ApiError;
 use crate::platform::Kv;
+use crate::store::projectw::{self as store, JobRow};
 use crate::tasks;
 use serde::Serialize;
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
+
+pub use crate::store::projectw::JobFilter;
 
 /// What the task of every job is: a job may fail once (a runner's error is final, as in Project-W) and its
 /// lease is the heartbeat expiry, so a dead runner's job returns to the queue after 60 s.
@@ -25,8 +25,9 @@ fn job_task() -> TaskSpec {
     }
 }
 
-/// Submits a job for `owner`: settings by id (400 when not theirs), else their default, else Project-W's
-/// defaults; the audio is stored in chunks. Answers the job id.
+/// Submits a job for `owner`: settings by id (400 when not theirs), else their default, else `defaults`
+/// (Project-W's, from its surface); the audio is stored in chunks. Answers the job id.
+#[allow(clippy::too_many_arguments, reason = "one value per input of the operation")]
 pub fn submit(
     db: &dyn Db,
     kv: &dyn Kv,
@@ -34,12 +35,14 @@ pub fn submit(
     file_name: &str,
     audio: &[u8],
     settings_id: Option<i64>,
+    defaults: &str,
     now: i64,
-) -> Result<i64, Refusal> {
+) -> Result<i64, ApiError> {
     let settings = match settings_id {
-        Some(id) => store::settings(db, owner, Some(id))?
-            .ok_or_else(|| Refusal::bad_request(format!("The provided job_settings_id of '{id}' is invalid")))?,
-        None => store::settings(db, owner, None)?.unwrap_or_else(|| JobSettings::default().to_text()),
+        Some(id) => store::settings(db, owner, Some(id))?.ok_or_else(|| {
+            ApiError::bad_request("invalid_settings", format!("The provided job_settings_id of '{id}' is invalid"))
+        })?,
+        None => store::settings(db, owner, None)?.unwrap_or_else(|| defaults.to_string()),
     };
     let project = jobs_project(db, now)?;
     db::transaction(db, || {
@@ -58,10 +61,10 @@ pub fn step(job: &JobRow) -> &'static str {
     match job.status.as_str() {
         "closed" if job.downloaded == Some(true) => "downloaded",
         "closed" => "success",
-        "cancelled" if held.is_some_and(|holder| holder.5) => "aborting",
+        "cancelled" if held.is_some_and(|holder| holder.in_process) => "aborting",
         "cancelled" | "failed" => "failed",
         "assigned" => match held {
-            Some(holder) if holder.5 => "runner_in_progress",
+            Some(holder) if holder.in_process => "runner_in_progress",
             Some(_) => "runner_assigned",
             // Its runner stopped heartbeating: the task is claimable again.
             None => "pending_runner",
@@ -92,7 +95,7 @@ pub struct JobInfo {
     pub runner_source_code_url: Option<String>,
     pub downloaded: Option<bool>,
     pub error_msg: Option<String>,
-    pub settings: JobSettings,
+    pub settings: Json,
 }
 
 /// Unix seconds as ISO 8601 in UTC, as pydantic writes an aware datetime (`2026-03-02T10:00:00Z`).
@@ -112,9 +115,13 @@ impl JobInfo {
             _ => 0.0,
         };
         let (runner_id, runner_name, runner_version, runner_git_hash, runner_source_code_url) = match live {
-            Some((id, name, version, git_hash, url, _)) => {
-                (Some(id), Some(name), Some(version), Some(git_hash), Some(url))
-            }
+            Some(holder) => (
+                Some(holder.worker),
+                Some(holder.name),
+                Some(holder.version),
+                Some(holder.git_hash),
+                Some(holder.source_code_url),
+            ),
             None => {
                 (job.runner_id, job.runner_name, job.runner_version, job.runner_git_hash, job.runner_source_code_url)
             }
@@ -134,49 +141,32 @@ impl JobInfo {
             runner_source_code_url,
             downloaded: job.downloaded,
             error_msg: job.error_msg,
-            settings: JobSettings::from_text(&job.settings),
+            settings: settings_json(&job.settings),
         }
     }
 }
 
 /// The owner's jobs among `ids` (others' are skipped silently).
-pub fn info(db: &dyn Db, owner: i64, ids: &[i64], now: i64) -> Result<Vec<JobInfo>, Refusal> {
+pub fn info(db: &dyn Db, owner: i64, ids: &[i64], now: i64) -> Result<Vec<JobInfo>, ApiError> {
     Ok(store::jobs_of(db, owner, ids, now)?.into_iter().map(JobInfo::of).collect())
 }
 
 /// How many of the owner's jobs pass the filter.
-pub fn count(db: &dyn Db, owner: i64, filter: JobFilter) -> Result<i64, Refusal> {
+pub fn count(db: &dyn Db, owner: i64, filter: JobFilter) -> Result<i64, ApiError> {
     Ok(store::count(db, owner, filter)?)
 }
 
-/// `/jobs/get`: the owner's job ids in the inclusive window `start..=end`.
+/// `/jobs/get`: the owner's job ids in the inclusive window `start..=end` (both ≥ 0, checked by the
+/// surface), ordered by creation (the id) or file name, then the id.
 pub fn window(
     db: &dyn Db,
     owner: i64,
     filter: JobFilter,
-    sort_key: &str,
+    by_file_name: bool,
     descending: bool,
     start: i64,
     end: i64,
-) -> Result<Vec<i64>, Refusal> {
-    let by_file_name = match sort_key {
-        "creation_time" => false,
-        "filename" => true,
-        other => {
-            return Err(Refusal::invalid(
-                "enum",
-                &["query", "sort_key"],
-                "Input should be 'creation_time' or 'filename'",
-                Json::String(other.into()),
-            ));
-        }
-    };
-    for (name, value) in [("start_index", start), ("end_index", end)] {
-        if value < 0 {
-            return Err(Refusal::unprocessable(vec![json!({"type": "greater_than_equal", "loc": ["query", name],
-                "msg": "Input should be greater than or equal to 0", "input": value.to_string(), "ctx": {"ge": 0}})]));
-        }
-    }
+) -> Result<Vec<i64>, ApiError> {
     if end < start {
         return Ok(Vec::new());
     }
@@ -186,11 +176,14 @@ pub fn window(
 /// Aborts the owner's listed jobs (unknown and foreign ids are ignored): 400 and nothing aborted when one
 /// of them is not running. The tasks are cancelled and the audio freed at once; a runner processing one
 /// hears `abort` at its next heartbeat.
-pub fn abort(db: &dyn Db, owner: i64, ids: &[i64], now: i64) -> Result<(), Refusal> {
+pub fn abort(db: &dyn Db, owner: i64, ids: &[i64], now: i64) -> Result<(), ApiError> {
     db::transaction(db, || {
         let jobs = store::jobs_of(db, owner, ids, now)?;
         if jobs.iter().any(|job| matches!(step(job), "success" | "failed" | "downloaded" | "aborting")) {
-            return Err(Refusal::bad_request("At least one of the provided jobs is currently not running"));
+            return Err(ApiError::bad_request(
+                "not_running",
+                "At least one of the provided jobs is currently not running",
+            ));
         }
         for job in &jobs {
             tasks::cancel(db, job.id, now)?;
@@ -202,14 +195,14 @@ pub fn abort(db: &dyn Db, owner: i64, ids: &[i64], now: i64) -> Result<(), Refus
 
 /// Deletes the owner's listed jobs with their audio and transcripts: 400 and nothing deleted when one of
 /// them has not finished.
-pub fn delete(db: &dyn Db, owner: i64, ids: &[i64], now: i64) -> Result<(), Refusal> {
+pub fn delete(db: &dyn Db, owner: i64, ids: &[i64], now: i64) -> Result<(), ApiError> {
     db::transaction(db, || {
         let jobs = store::jobs_of(db, owner, ids, now)?;
         if let Some(job) = jobs.iter().find(|job| !finished(step(job))) {
-            return Err(Refusal::bad_request(format!(
-                "The job with id {} is currently still running. Only finished jobs can be deleted!",
-                job.id
-            )));
+            return Err(ApiError::bad_request(
+                "still_running",
+                format!("The job with id {} is currently still running. Only finished jobs can be deleted!", job.id),
+            ));
         }
         let owned: Vec<i64> = jobs.iter().map(|job| job.id).collect();
         store::delete_jobs(db, owner, &owned)?;
@@ -217,33 +210,20 @@ pub fn delete(db: &dyn Db, owner: i64, ids: &[i64], now: i64) -> Result<(), Refu
     })
 }
 
-/// One type of a finished job's transcript, as Project-W answers it (a JSON string; `as_json` is the JSON
-/// text); the job is then `downloaded`.
-pub fn download(db: &dyn Db, owner: i64, job: i64, kind: &str) -> Result<String, Refusal> {
-    if !TRANSCRIPT_TYPES.contains(&kind) {
-        return Err(Refusal::invalid(
-            "enum",
-            &["query", "transcript_type"],
-            "Input should be 'as_txt', 'as_srt', 'as_tsv', 'as_vtt' or 'as_json'",
-            Json::String(kind.into()),
-        ));
-    }
-    store::download(db, owner, job, kind)?
-        .ok_or_else(|| Refusal::bad_request(format!("No job with id {job} found or job isn't finished yet")))
+/// One type (one of [`super::TRANSCRIPT_TYPES`]) of a finished job's transcript, as stored (`as_json` is the
+/// JSON text); the job is then `downloaded`.
+pub fn download(db: &dyn Db, owner: i64, job: i64, kind: &str) -> Result<String, ApiError> {
+    store::download(db, owner, job, kind)?.ok_or_else(|| {
+        ApiError::bad_request("not_finished", format!("No job with id {job} found or job isn't finished yet"))
+    })
 }
 
-/// Saves settings for the owner; answers their id.
-pub fn save_settings(
-    db: &dyn Db,
-    owner: i64,
-    settings: &JobSettings,
-    is_default: bool,
-    now: i64,
-) -> Result<i64, Refusal> {
-    Ok(store::insert_settings(db, owner, &settings.to_text(), is_default, now)?)
+/// Saves settings (their JSON text, checked by the surface) for the owner; answers their id.
+pub fn save_settings(db: &dyn Db, owner: i64, settings: &str, is_default: bool, now: i64) -> Result<i64, ApiError> {
+    Ok(store::insert_settings(db, owner, settings, is_default, now)?)
 }
 
-/// The owner's default settings, or Project-W's.
-pub fn default_settings(db: &dyn Db, owner: i64) -> Result<JobSettings, Refusal> {
-    Ok(store::settings(db, owner, None)?.map(|text| JobSettings::from_text(&text)).unwrap_or_default())
+/// The owner's default settings, if they saved one.
+pub fn default_settings(db: &dyn Db, owner: i64) -> Result<Option<Json>, ApiError> {
+    Ok(store::settings(db, owner, None)?.map(|text| settings_json(&text)))
 }
