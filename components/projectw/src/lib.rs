@@ -50,6 +50,6 @@ fn router() -> Router {
 }
 
 #[spin_sdk::http_component]
-fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
-    conveyor_core::entry::serve_mapped(&router(), request, wire::error)
+fn handle(request: spin_sdk::http::IncomingRequest, out: spin_sdk::http::ResponseOutparam) {
+    conveyor_core::entry::serve_streaming(&router(), request, out, wire::error)
 }
