@@ -488,11 +488,9 @@ async fn abort_reaches_runners_through_the_heartbeat_and_priority_picks_the_runn
     );
     let aborting = job(&app, &alice, second).await;
     assert_eq!((aborting["step"].clone(), aborting["abort"].clone()), (json!("aborting"), json!(true)));
-    pw_refused(
-        &runner_call(&app, "GET", "/retrieve_job_info", &high, Some(&high_session), "").await,
-        405,
-        "This job was aborted by a user. Can't get job info of an aborted job!",
-    );
+    // Never a 405 (Project-W's runner exits on it): the aborted job is still described to its runner.
+    let info = pw_json(&runner_call(&app, "GET", "/retrieve_job_info", &high, Some(&high_session), "").await, 200);
+    assert_eq!(info["id"], second);
     assert_eq!(heartbeat(&app, &high, &high_session).await, json!({"abort": true, "job_assigned": false}));
     let reported = "{\"error_msg\":\"job was aborted\",\"transcript\":null}";
     assert_eq!(
@@ -500,7 +498,24 @@ async fn abort_reaches_runners_through_the_heartbeat_and_priority_picks_the_runn
         json!("Success")
     );
     let failed = job(&app, &alice, second).await;
-    assert_eq!((failed["step"].clone(), failed["error_msg"].clone()), (json!("failed"), json!("job was aborted")));
+    assert_eq!((failed["step"].clone(), failed["error_msg"].clone()), (json!("failed"), json!("Job was aborted")));
+
+    // The race the real runner met: a heartbeat hands over a job, its owner aborts it before the runner
+    // asks for it. The runner gets the info and an empty file (the audio was freed), hears `abort`, reports
+    // whatever it made of it, and carries on.
+    let raced = submit_ok(&app, &alice, b"three").await;
+    assert_eq!(heartbeat(&app, &high, &high_session).await["job_assigned"], true);
+    pw_json(&client_json(&app, "POST", "/api/jobs/abort", &alice, json!([raced])).await, 200);
+    let info = pw_json(&runner_call(&app, "GET", "/retrieve_job_info", &high, Some(&high_session), "").await, 200);
+    assert_eq!(info["id"], raced);
+    let audio = runner_call(&app, "POST", "/retrieve_job_audio", &high, Some(&high_session), "").await;
+    assert_eq!((audio.status, audio.header("content-type"), audio.body.len()), (200, Some("audio/"), 0));
+    assert_eq!(heartbeat(&app, &high, &high_session).await, json!({"abort": true, "job_assigned": false}));
+    let empty = "{\"error_msg\":\"ValueError: 'provided audio file is empty'\",\"transcript\":null}";
+    pw_json(&runner_call(&app, "POST", "/submit_job_result", &high, Some(&high_session), empty).await, 200);
+    let raced = job(&app, &alice, raced).await;
+    assert_eq!((raced["step"].clone(), raced["error_msg"].clone()), (json!("failed"), json!("Job was aborted")));
+    assert_eq!(heartbeat(&app, &high, &high_session).await, json!({"abort": false, "job_assigned": false}));
     pw_refused(
         &client_json(&app, "POST", "/api/jobs/abort", &alice, json!([second])).await,
         400,
