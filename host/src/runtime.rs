@@ -2,7 +2,7 @@
 //! HTTP request to a fresh instance in a fresh Store. Bodies stream both ways (`body`); an instance and its
 //! slot live until the guest has finished, body included.
 
-use crate::body::{CutOnOverflow, LimitedBody, Overflow};
+use crate::body::{CutResponse, LimitedBody, Overflow, Stopped};
 use crate::cache::{CacheStats, load_component};
 use crate::engine::{Limits, engine, start_epoch_ticker, ticks};
 use crate::grants::ComponentGrants;
@@ -169,14 +169,23 @@ impl Runtime {
         let outparam = store.data_mut().http().new_response_outparam(sender)?;
         let proxy = component.pre.instantiate_async(&mut store).await?;
         let timeout = self.limits.request_timeout;
-        let task = tokio::task::spawn(async move {
-            let handled = proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam);
-            // The epoch deadline stops a guest that computes; this one stops a guest blocked in a host call.
-            let handled = tokio::time::timeout(timeout, handled).await.unwrap_or_else(|_| Err(Trap::Interrupt.into()));
-            // The instance goes back to the pool before its slot goes to another request.
-            drop(store);
-            drop(slot);
-            handled
+        let stopped = Arc::new(Stopped::default());
+        let task = tokio::task::spawn({
+            let stopped = stopped.clone();
+            async move {
+                let handled = proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam);
+                // The epoch deadline stops a guest that computes; this one stops a guest blocked in a host call.
+                let handled =
+                    tokio::time::timeout(timeout, handled).await.unwrap_or_else(|_| Err(Trap::Interrupt.into()));
+                if handled.is_err() {
+                    // Dropping the Store ends a response body the guest was still writing as if it were complete.
+                    stopped.signal();
+                }
+                // The instance goes back to the pool before its slot goes to another request.
+                drop(store);
+                drop(slot);
+                handled
+            }
         });
         let mut guard = AbortOnDrop(Some(task));
         let limit = component.max_body;
@@ -192,8 +201,8 @@ impl Runtime {
                 // The guest may still be streaming the body: let its task run to completion.
                 guard.0 = None;
                 Ok(response
-                    .map(|body| CutOnOverflow::new(body.map_err(anyhow::Error::from).boxed_unsync(), overflow, limit))
-                    .map(BodyExt::boxed_unsync))
+                    .map(|body| body.map_err(anyhow::Error::from).boxed_unsync())
+                    .map(|body| CutResponse::new(body, overflow, limit, stopped).boxed_unsync()))
             }
             Ok(Err(code)) => Err(Failure::Other(anyhow::anyhow!("guest answered with error code {code:?}"))),
             Err(_) => {

@@ -3,7 +3,8 @@
 //! while the client is still sending it and the guest's answer reaches the client while the guest is still
 //! writing it; each component's body limit comes from its `[component.<id>.tool.conveyor]` table (a
 //! variable or a literal) or the host's; a body over its limit is 413 before the guest answers and a cut
-//! response after; an instance streaming to a slow reader keeps its slot until it has finished.
+//! response after; an instance streaming to a slow reader keeps its slot until it has finished; a response
+//! the guest stops writing is cut, never ended as if complete.
 
 mod support;
 
@@ -134,6 +135,21 @@ fn an_instance_streaming_to_a_slow_reader_keeps_its_slot_until_it_has_finished()
     assert_eq!(third.status(), 200, "{}", third.text());
     assert!(third.text().contains("0 bytes"), "{}", third.text());
     assert!(started.elapsed() < WAIT);
+}
+
+#[test]
+fn a_response_the_guest_stops_writing_at_its_request_timeout_is_cut_not_ended() {
+    let host = Host::start(FIXTURE, "stopped", |o| o.limits.request_timeout = Duration::from_secs(2));
+    // The guest answers at once, then writes until the unread connection's buffers are full, and waits.
+    let mut conn = host.connect();
+    conn.send(b"GET /fixture/stream-out?bytes=1073741824 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    conn.wait_for("HTTP/1.1 200");
+    std::thread::sleep(Duration::from_millis(2500));
+    // Its request timeout has passed and the guest is gone: what it wrote arrives, then the connection
+    // closes without the last chunk, so the client cannot take the answer for complete.
+    assert!(conn.read_to_end(), "the host closes the connection");
+    let text = conn.text();
+    assert!(text.len() < 1 << 30 && !text.ends_with("0\r\n\r\n"), "cut after {} bytes", text.len());
 }
 
 #[test]
