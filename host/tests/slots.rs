@@ -189,6 +189,16 @@ fn rss_mib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// A child process, killed when dropped (also when a test fails).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Milliseconds at quantile `q` of sorted `samples`.
 fn quantile(samples: &[Duration], q: f64) -> f64 {
     let index = ((samples.len() - 1) as f64 * q).round() as usize;
@@ -207,24 +217,26 @@ fn measure_idle_streams_a_host_carries_while_others_answer() {
     const CLIENTS: usize = 100;
     support::build_fixture(FIXTURE);
     let data = support::scratch(FIXTURE, "measure");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_conveyor"))
-        .args(["up", "--listen", "127.0.0.1:0", "--manifest"])
-        .arg(support::manifest(FIXTURE))
-        .arg("--data-dir")
-        .arg(&data)
-        .env("SPIN_VARIABLE_CAPPED_INSTANCES", CAP.to_string())
-        .env("SPIN_VARIABLE_CAPPED_TIMEOUT_SECONDS", "60")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_conveyor"))
+            .args(["up", "--listen", "127.0.0.1:0", "--manifest"])
+            .arg(support::manifest(FIXTURE))
+            .arg("--data-dir")
+            .arg(&data)
+            .env("SPIN_VARIABLE_CAPPED_INSTANCES", CAP.to_string())
+            .env("SPIN_VARIABLE_CAPPED_TIMEOUT_SECONDS", "60")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut serving = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut serving).unwrap();
+    BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut serving).unwrap();
     let addr: SocketAddr = serving.trim().strip_prefix("Serving http://").expect("the host serves").parse().unwrap();
     for path in ["/fixture/echo", "/fixture/sqlite", "/capped/fixture/echo"] {
         assert_eq!(timed(addr, path).0, 200, "{path}");
     }
-    let (idle, _) = rss_mib(child.id());
+    let (idle, _) = rss_mib(child.0.id());
 
     let latencies = |path: &str| {
         let mut samples: Vec<Duration> = (0..50)
@@ -241,16 +253,20 @@ fn measure_idle_streams_a_host_carries_while_others_answer() {
 
     let opened = Instant::now();
     let path = "/capped/fixture/drip?every_ms=1000&count=25";
-    let mut clients: Vec<Conn> = (0..CLIENTS)
+    let open = || {
+        let mut conn = Conn::open(addr);
+        conn.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        conn
+    };
+    // One after the other, so that the first 64 are the ones served.
+    let mut clients: Vec<Conn> = (0..CAP)
         .map(|_| {
-            let mut conn = Conn::open(addr);
-            conn.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+            let mut conn = open();
+            conn.wait_for("data: 0\n\n");
             conn
         })
         .collect();
-    for conn in &mut clients[..CAP] {
-        conn.wait_for("data: 0\n\n");
-    }
+    clients.extend((CAP..CLIENTS).map(|_| open()));
     let served_in = opened.elapsed();
     let waiting = clients[CAP..]
         .iter_mut()
@@ -261,12 +277,11 @@ fn measure_idle_streams_a_host_carries_while_others_answer() {
     for conn in &mut clients[..CAP] {
         conn.wait_for("data: 3\n\n");
     }
-    let (streaming, peak) = rss_mib(child.id());
+    let (streaming, peak) = rss_mib(child.0.id());
     let still_waiting =
         clients[CAP..].iter_mut().map(|conn| unanswered(conn, Duration::from_millis(5))).filter(|&quiet| quiet).count();
 
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     let _ = std::fs::remove_dir_all(&data);
     println!("{CLIENTS} clients on a 25 s stream of `capped` (max_instances {CAP}, the host's 128):");
     let served_ms = served_in.as_secs_f64() * 1000.0;
