@@ -4,6 +4,7 @@
 //! what Project-W has and Conveyor does not (a runner's online session, a job's file, settings and
 //! transcripts) is kept in its own tables (`sql/0005_projectw.sql`, [`store`]).
 
+pub mod accounts;
 pub mod jobs;
 pub mod multipart;
 pub mod runners;
