@@ -70,6 +70,13 @@ CREATE TABLE projectw_jobs (
 );
 
 CREATE INDEX projectw_jobs_by_owner ON projectw_jobs(owner, task);
+
+-- A job that goes while its task is still open (its owner's account was deleted, on any surface) takes its
+-- task out of the queue, so no runner is handed a job that no longer exists; one processing it hears
+-- `abort` at its next heartbeat.
+-- (Statements split on line-ending semicolons: a trigger's body stays on its line.)
+CREATE TRIGGER projectw_job_gone AFTER DELETE ON projectw_jobs BEGIN
+    UPDATE tasks SET status = 'cancelled', lease_expires_at = NULL, updated_at = unixepoch() WHERE id = OLD.task AND status IN ('new', 'assigned'); END;
 CREATE INDEX projectw_jobs_by_upload ON projectw_jobs(upload) WHERE upload IS NOT NULL;
 
 -- A finished job's transcript, one row per type (`as_txt`, `as_srt`, `as_tsv`, `as_vtt`, `as_json`).

@@ -38,8 +38,8 @@ pub enum Principal {
 pub struct UserPrincipal {
     pub id: i64,
     pub username: String,
-    /// Effective admin rights: the user is an admin AND (the credential is a session OR a token issued
-    /// with admin scope).
+    /// Effective admin rights: the user is an admin AND the credential carries admin scope (every session
+    /// of Conveyor's login does; Project-W's login only with `scope=admin`; a named token when issued with it).
     pub admin: bool,
     /// The token row the request authenticated with.
     pub token_id: i64,
@@ -80,6 +80,13 @@ impl Principal {
 /// ([`Ctx::changes_state`]) from another site ([`Request::is_cross_site`](crate::http::Request::is_cross_site))
 /// is a 403.
 pub fn presented_token(ctx: &Ctx) -> Result<Option<String>, ApiError> {
+    presented_token_in(ctx, &[SESSION_COOKIE])
+}
+
+/// [`presented_token`] for a surface whose clients carry their session in other cookies too (Project-W's
+/// `token`): the first of `cookies` the request carries is the credential, and it passes the same
+/// cross-site check as the session cookie. The header still wins over any cookie.
+pub fn presented_token_in(ctx: &Ctx, cookies: &[&str]) -> Result<Option<String>, ApiError> {
     if let Some(header) = ctx.request.header("authorization") {
         let (scheme, token) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
         if !(scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token")) {
@@ -91,7 +98,8 @@ pub fn presented_token(ctx: &Ctx) -> Result<Option<String>, ApiError> {
         }
         return Ok(Some(token.to_string()));
     }
-    let Some(token) = ctx.request.cookie(SESSION_COOKIE).map(str::trim).filter(|token| !token.is_empty()) else {
+    let cookie = cookies.iter().find_map(|name| ctx.request.cookie(name).map(str::trim).filter(|t| !t.is_empty()));
+    let Some(token) = cookie else {
         return Ok(None);
     };
     // A browser sends the cookie with requests other sites make it send: a change made with the cookie alone
@@ -106,7 +114,12 @@ pub fn presented_token(ctx: &Ctx) -> Result<Option<String>, ApiError> {
 
 /// The caller of this request (see the module docs).
 pub fn authenticate(ctx: &Ctx) -> Result<Principal, ApiError> {
-    match presented_token(ctx)? {
+    authenticate_with_cookies(ctx, &[SESSION_COOKIE])
+}
+
+/// [`authenticate`] reading the session from the first of `cookies` present ([`presented_token_in`]).
+pub fn authenticate_with_cookies(ctx: &Ctx, cookies: &[&str]) -> Result<Principal, ApiError> {
+    match presented_token_in(ctx, cookies)? {
         None => Ok(Principal::Anonymous),
         Some(token) => authenticate_token(ctx, &token),
     }
@@ -140,7 +153,9 @@ pub fn authenticate_token(ctx: &Ctx, token: &str) -> Result<Principal, ApiError>
     if credential.last_used_at.is_none_or(|used| used <= now - LAST_USED_GRANULARITY) {
         tokens::touch(db, credential.token_id, now, LAST_USED_GRANULARITY)?;
     }
-    let admin = credential.user_admin && (credential.kind == TokenKind::Session || credential.token_admin);
+    // A credential's `admin` flag is its admin scope: Conveyor's login sessions carry it, Project-W's carry it
+    // only when asked for (`scope=admin`), named tokens when created with it.
+    let admin = credential.user_admin && credential.token_admin;
     Ok(Principal::User(UserPrincipal {
         id: credential.user_id,
         username: credential.username,
@@ -228,7 +243,8 @@ mod tests {
         };
         let id = users::insert(db.as_ref(), &new).unwrap().unwrap().id;
         let mut secrets = Vec::new();
-        for (kind, scoped) in [(TokenKind::Api, false), (TokenKind::Session, false)] {
+        // A named token without admin scope, and a session with it (as Conveyor's login opens one).
+        for (kind, scoped) in [(TokenKind::Api, false), (TokenKind::Session, true)] {
             let secret = secrets::new_token(secrets::API_TOKEN_PREFIX).unwrap();
             let hash = secrets::sha256(&secret);
             let token = tokens::NewToken {
@@ -272,6 +288,46 @@ mod tests {
 
         let header_wins = principal(&platform, &[("authorization", &format!("Bearer {api}")), ("cookie", &cookie)]);
         assert_eq!(header_wins.unwrap().user().unwrap().token_kind, TokenKind::Api);
+    }
+
+    #[test]
+    fn a_session_without_admin_scope_has_a_users_rights_only() {
+        let platform = TestPlatform::new("unscoped-session");
+        let (_, _, session) = seed(&platform, true, true);
+        let db = platform.open_db().unwrap();
+        db.execute("UPDATE api_tokens SET admin = 0 WHERE kind = 'session'", &[]).unwrap();
+        let cookie = format!("{SESSION_COOKIE}={session}");
+        let unscoped = principal(&platform, &[("cookie", &cookie)]).unwrap();
+        assert!(!unscoped.is_admin(), "an administrator's session opened without admin scope");
+        db.execute("UPDATE users SET admin = 0", &[]).unwrap();
+        db.execute("UPDATE api_tokens SET admin = 1 WHERE kind = 'session'", &[]).unwrap();
+        let scoped = principal(&platform, &[("cookie", &cookie)]).unwrap();
+        assert!(!scoped.is_admin(), "admin scope never exceeds the account's rights");
+    }
+
+    #[test]
+    fn another_session_cookie_goes_through_the_same_checks() {
+        let platform = TestPlatform::new("other-cookie");
+        let (_, api, session) = seed(&platform, false, true);
+        let with = |method: &str, headers: &[(&str, &str)]| {
+            let request = Request { method: method.into(), ..request(headers) };
+            authenticate_with_cookies(&Ctx::new(&platform, request), &["token", SESSION_COOKIE])
+        };
+        let cookie = format!("token={session}");
+        let by_token_cookie = with("POST", &[("cookie", &cookie)]).unwrap();
+        assert_eq!(by_token_cookie.user().unwrap().token_kind, TokenKind::Session);
+        assert_eq!(principal(&platform, &[("cookie", &cookie)]), Ok(Principal::Anonymous), "only where asked for");
+        let first = format!("token={session}; {SESSION_COOKIE}=garbage");
+        assert!(with("GET", &[("cookie", &first)]).is_ok(), "the first cookie named is the credential");
+        let cross = [("cookie", cookie.as_str()), ("origin", "http://evil.example"), ("host", "conveyor.example")];
+        assert_eq!(with("POST", &cross).unwrap_err().status(), 403, "a cross-site change with the cookie alone");
+        assert!(with("GET", &cross).is_ok(), "reads are not changes");
+        let bearer = format!("Bearer {api}");
+        let mut with_header = cross.to_vec();
+        with_header.push(("authorization", &bearer));
+        let header_wins = with("POST", &with_header).unwrap();
+        assert_eq!(header_wins.user().unwrap().token_kind, TokenKind::Api, "the header wins and is never cross-site");
+        assert_eq!(with("GET", &[("cookie", "token=garbage")]).unwrap_err().status(), 401);
     }
 
     #[test]

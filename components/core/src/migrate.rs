@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../sql/0003_task_triggers.sql"),
     include_str!("../../../sql/0004_schedules.sql"),
     include_str!("../../../sql/0005_projectw.sql"),
+    include_str!("../../../sql/0006_session_scope.sql"),
 ];
 
 /// The schema version this build expects.
@@ -127,5 +128,28 @@ mod tests {
         assert_eq!(counters(2), ints([1, 0, 0, 1]), "gained, inserted, deleted");
         db.execute("UPDATE tasks SET project = 1, status = 'failed' WHERE id = 6", &[]).unwrap();
         assert_eq!((counters(1), counters(2)), (ints([0, 1, 1, 1]), ints([1, 0, 0, 0])), "moved and changed at once");
+    }
+
+    #[test]
+    fn sessions_opened_before_session_scopes_keep_their_rights() {
+        let db = NativeDb(rusqlite::Connection::open_in_memory().unwrap());
+        for migration in &MIGRATIONS[..5] {
+            split_statements(migration).for_each(|statement| drop(db.execute(statement, &[]).unwrap()));
+        }
+        db.execute("PRAGMA user_version = 5", &[]).unwrap();
+        db.execute("INSERT INTO users (id, username, email, created_at) VALUES (1, 'ada', 'ada@example.org', 0)", &[])
+            .unwrap();
+        let insert = "INSERT INTO api_tokens (user_id, kind, name, prefix, secret_hash, created_at) \
+                      VALUES (1, ?, 'n', 'p', ?, 0)";
+        db.execute(insert, &["session".into(), Value::Blob(vec![1])]).unwrap();
+        db.execute(insert, &["api".into(), Value::Blob(vec![2])]).unwrap();
+        migrate(&db).unwrap();
+        let rows = db.execute("SELECT kind, admin FROM api_tokens ORDER BY id", &[]).unwrap();
+        let scopes: Vec<Vec<Value>> = rows.rows.clone();
+        assert_eq!(
+            scopes,
+            vec![vec!["session".into(), Value::Integer(1)], vec!["api".into(), Value::Integer(0)]],
+            "a session keeps the account's rights; a named token keeps its scope"
+        );
     }
 }

@@ -1,8 +1,10 @@
 //! Who calls, as Project-W tells it: a runner by its bearer token (and, once registered, its session token),
-//! a user by their Conveyor credential, an administrator by administrator rights. Refusals carry Project-W's
-//! details.
+//! a user by their Conveyor credential (`Authorization: Bearer`, else the `token` cookie of Project-W's login
+//! or Conveyor's session cookie, through core's one cross-site check), an administrator by administrator
+//! rights. Refusals carry Project-W's details.
 
 use conveyor_core::auth::{self, Principal};
+use conveyor_core::compat::projectw::accounts::SESSION_COOKIES;
 use conveyor_core::compat::projectw::wire::{self, Refusal};
 use conveyor_core::projectw::runners::{self, RunnerRow};
 use conveyor_core::{ApiError, Ctx};
@@ -36,7 +38,7 @@ pub fn online_runner(ctx: &Ctx, now: i64) -> Result<RunnerRow, Refusal> {
 }
 
 fn person(ctx: &Ctx) -> Result<Principal, Refusal> {
-    match auth::authenticate(ctx) {
+    match auth::authenticate_with_cookies(ctx, SESSION_COOKIES) {
         Ok(Principal::Anonymous) => Err(not_authenticated()),
         Ok(principal) => Ok(principal),
         Err(ApiError::Unauthorized(_)) => Err(Refusal::new(401, "Could not validate token")),
@@ -46,8 +48,14 @@ fn person(ctx: &Ctx) -> Result<Principal, Refusal> {
 
 /// The signed-in user's id (the built-in administrator has no jobs: 403).
 pub fn user(ctx: &Ctx) -> Result<i64, Refusal> {
+    let principal = account(ctx)?;
+    Ok(auth::require_user(&principal)?.id)
+}
+
+/// The signed-in user as the account services take them (the built-in administrator has no account: 403).
+pub fn account(ctx: &Ctx) -> Result<Principal, Refusal> {
     match person(ctx)? {
-        Principal::User(user) => Ok(user.id),
+        principal @ Principal::User(_) => Ok(principal),
         _ => Err(Refusal::new(403, "The built-in administrator has no account; sign in as a user for this")),
     }
 }

@@ -5,11 +5,13 @@
 //! native components. Differences: `docs/projectw.md`.
 #![allow(unsafe_code, reason = "`#[http_component]` expands to the wasm export glue")]
 
+mod account_routes;
 mod admin_routes;
 mod caller;
 mod general_routes;
 mod job_routes;
 mod runner_routes;
+mod user_routes;
 
 use conveyor_core::compat::projectw::wire::{self, Refusal};
 use conveyor_core::http::BULK_BODY_LIMIT;
@@ -47,6 +49,32 @@ fn router() -> Router {
             .changes_state(),
         route("GET", "/api/jobs/default_settings", |ctx| answer(job_routes::default_settings(ctx))),
         route("POST", "/api/jobs/submit_settings", |ctx| answer(job_routes::submit_settings(ctx))),
+        route("POST", "/api/local-account/login", |ctx| answer(account_routes::login(ctx))),
+        route("POST", "/api/local-account/signup", |ctx| answer(account_routes::signup(ctx))),
+        route("POST", "/api/local-account/activate", |ctx| answer(account_routes::activate(ctx))),
+        // Sends an email: a change, though a GET.
+        route("GET", "/api/local-account/resend_activation_email", |ctx| {
+            answer(account_routes::resend_activation_email(ctx))
+        })
+        .changes_state(),
+        route("GET", "/api/local-account/request_password_reset", |ctx| {
+            answer(account_routes::request_password_reset(ctx))
+        }),
+        route("POST", "/api/local-account/reset_password", |ctx| answer(account_routes::reset_password(ctx))),
+        route("POST", "/api/local-account/change_user_email", |ctx| answer(account_routes::change_user_email(ctx))),
+        route("POST", "/api/local-account/change_user_password", |ctx| {
+            answer(account_routes::change_user_password(ctx))
+        }),
+        route("POST", "/api/users/get_new_api_token", |ctx| answer(user_routes::get_new_api_token(ctx))),
+        route("DELETE", "/api/users/invalidate_token", |ctx| answer(user_routes::invalidate_token(ctx))),
+        route("DELETE", "/api/users/invalidate_all_tokens", |ctx| answer(user_routes::invalidate_all_tokens(ctx))),
+        route("DELETE", "/api/users/logout", |ctx| answer(user_routes::logout(ctx))),
+        route("GET", "/api/users/get_all_token_info", |ctx| answer(user_routes::get_all_token_info(ctx))),
+        route("GET", "/api/users/info", |ctx| answer(user_routes::info(ctx))),
+        route("POST", "/api/users/accept_tos", |ctx| answer(user_routes::accept_tos(ctx))),
+        route("DELETE", "/api/users/delete", |ctx| answer(user_routes::delete(ctx))),
+        // `/api/oidc/...` and `/api/ldap/...` have no routes: Project-W mounts those routers only when a
+        // provider is configured, so without one every path there is its 404 `{"detail": "Not Found"}`.
     ])
 }
 

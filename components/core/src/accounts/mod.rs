@@ -21,13 +21,16 @@ mod users;
 pub use groups::{GroupPatch, NewGroupInput, add_member, create_group, delete_group, get_group, list_groups};
 pub use groups::{remove_member, update_group};
 pub use sessions::{Credential, LoginInput, Me, PasswordChangeInput, Session, change_password, login, logout, me};
+pub use sessions::{SessionScope, login_scoped};
 pub use settings::{Hook, Notifier, Settings};
+pub use signup::{EmailSignupInput, resend_activation, signup_by_email};
 pub use signup::{RESETS_PER_ADDRESS, ResetConfirmInput, ResetRequestInput, SignupInput, SignupReceipt, TokenBody};
 pub use signup::{activate, confirm_email, confirm_password_reset, list_activations, request_password_reset, signup};
 pub use tokens::{CreatedToken, MAX_TOKENS_PER_USER, TokenInput, create_token, get_token, list_tokens};
+pub use tokens::{CredentialInfo, list_credentials, revoke_all_credentials, revoke_credential};
 pub use tokens::{create_token_for, revoke_all_tokens, revoke_token, token_not_found};
+pub use users::{EmailChangeInput, change_email, delete_own_account, find_user_by_email, update_user};
 pub use users::{NewUserInput, UserPatch, UserUpdate, create_user, delete_user, get_user, list_users, set_admin};
-pub use users::{find_user_by_email, update_user};
 
 use crate::domain::accounts::CODE_TTL;
 use crate::error::ApiError;

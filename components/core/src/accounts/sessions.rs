@@ -67,6 +67,18 @@ pub struct Credential {
     pub admin: bool,
 }
 
+/// The rights a new session carries (its `admin` flag, the admin scope a named token has too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionScope {
+    /// The account's own rights, administrator rights included when it has them: Conveyor's login.
+    Account,
+    /// A user's rights only, even for an administrator: Project-W's login without `scope=admin`.
+    User,
+    /// Administrator rights, refused (400 `not_admin`) to an account without them: Project-W's
+    /// `scope=admin`.
+    Admin,
+}
+
 /// Logs in with a username or email and a password and opens a 7-day session. Wrong credentials of any
 /// kind are the same 401 (an unknown account costs a password verification too); a correct password on a
 /// disabled or not yet activated account is a 403. Failures are throttled per account and per client
@@ -76,6 +88,21 @@ pub fn login(
     kv: &dyn Kv,
     client_addr: Option<&str>,
     input: &LoginInput,
+    now: i64,
+) -> Result<Session, ApiError> {
+    login_scoped(db, kv, client_addr, input, SessionScope::Account, "session", now)
+}
+
+/// [`login`] opening a session of `scope` listed under `name` (Project-W names a session after the
+/// client's `User-Agent`; at most 100 characters are kept). [`SessionScope::Admin`] for an account without
+/// administrator rights is a 400 `not_admin`, answered only to someone who knows the password.
+pub fn login_scoped(
+    db: &dyn Db,
+    kv: &dyn Kv,
+    client_addr: Option<&str>,
+    input: &LoginInput,
+    scope: SessionScope,
+    name: &str,
     now: i64,
 ) -> Result<Session, ApiError> {
     let identifier = match (&input.username, &input.email) {
@@ -117,6 +144,11 @@ pub fn login(
     if !user.verified {
         return Err(ApiError::Forbidden("this account is not activated yet".into()));
     }
+    if scope == SessionScope::Admin && !user.admin {
+        return Err(ApiError::bad_request("not_admin", "an admin-scoped session needs an administrator's account"));
+    }
+    let name: String = name.trim().chars().filter(|c| !c.is_control()).take(rules::NAME_MAX).collect();
+    let name = if name.is_empty() { "session" } else { name.as_str() };
     let secret = secrets::new_token(secrets::SESSION_PREFIX)?;
     let expires_at = now + SESSION_TTL;
     db::transaction(db, || {
@@ -125,10 +157,10 @@ pub fn login(
         let session = NewToken {
             user_id: user.id,
             kind: TokenKind::Session,
-            name: "session",
+            name,
             prefix: &secrets::visible_prefix(&secret),
             secret_hash: &hash,
-            admin: false,
+            admin: scope != SessionScope::User,
             created_at: now,
             expires_at: Some(expires_at),
         };
@@ -163,19 +195,7 @@ pub fn change_password(
 ) -> Result<(), ApiError> {
     let me = auth::require_user(principal)?;
     Checks::new().check("new_password", rules::password(&input.new_password)).finish()?;
-    let key = account_key(me.id);
-    throttle::check(kv, &key, throttle::PER_ACCOUNT, now)?;
-    let matches = match users::password_hash(db, me.id)? {
-        Some(hash) => secrets::verify_password(&input.current_password, &hash),
-        None => {
-            secrets::verify_dummy(&input.current_password);
-            false
-        }
-    };
-    if !matches {
-        throttle::record_failure(kv, &key, throttle::PER_ACCOUNT, now)?;
-        return Err(ApiError::invalid_field("current_password", "is not correct"));
-    }
+    confirm_password(db, kv, me.id, &input.current_password, "current_password", now)?;
     let hash = secrets::hash_password(&input.new_password)?;
     let keep = (me.token_kind == TokenKind::Session).then_some(me.token_id);
     db::transaction(db, || {
@@ -183,7 +203,32 @@ pub fn change_password(
         users::update(db, me.id, &changes)?;
         tokens::delete_all(db, me.id, TokenKind::Session, keep)?;
         Ok::<_, ApiError>(())
-    })?;
+    })
+}
+
+/// Checks a signed-in user's own password before a change they make (422 on `field` when wrong). Failures
+/// count against the account like failed logins, and the check is refused while the account is locked.
+pub(super) fn confirm_password(
+    db: &dyn Db,
+    kv: &dyn Kv,
+    user_id: i64,
+    password: &str,
+    field: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let key = account_key(user_id);
+    throttle::check(kv, &key, throttle::PER_ACCOUNT, now)?;
+    let matches = match users::password_hash(db, user_id)? {
+        Some(hash) => secrets::verify_password(password, &hash),
+        None => {
+            secrets::verify_dummy(password);
+            false
+        }
+    };
+    if !matches {
+        throttle::record_failure(kv, &key, throttle::PER_ACCOUNT, now)?;
+        return Err(ApiError::invalid_field(field, "is not correct"));
+    }
     throttle::clear(kv, &key)
 }
 

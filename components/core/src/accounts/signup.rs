@@ -5,7 +5,7 @@
 use super::{Listing, Notifier, Settings, account_key, duplicate, invalid_code, new_code};
 use crate::auth::{self, Principal};
 use crate::db::{self, Db};
-use crate::domain::accounts::{self as rules, Checks};
+use crate::domain::accounts::{self as rules, Checks, Ref};
 use crate::error::ApiError;
 use crate::platform::Kv;
 use crate::secrets;
@@ -76,6 +76,72 @@ pub fn signup(
     input: &SignupInput,
     now: i64,
 ) -> Result<SignupReceipt, ApiError> {
+    register(db, settings, notifier, Some(&input.username), input, now)
+}
+
+/// `POST /local-account/signup` (Project-W): an email address and a password.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmailSignupInput {
+    pub email: String,
+    pub password: String,
+}
+
+/// [`signup`] without a username: the account gets the first free one made from the address's local part
+/// (`ada.l@example.org` → `ada.l`, then `ada.l-2`, …), so a sign-up never fails on a username. Everything
+/// else is [`signup`]'s, a registered address answering like a new one included.
+pub fn signup_by_email(
+    db: &dyn Db,
+    settings: &Settings,
+    notifier: &dyn Notifier,
+    input: &EmailSignupInput,
+    now: i64,
+) -> Result<SignupReceipt, ApiError> {
+    let full = SignupInput {
+        username: username_from_email(&input.email),
+        email: input.email.clone(),
+        password: input.password.clone(),
+        first_name: String::new(),
+        last_name: String::new(),
+    };
+    register(db, settings, notifier, None, &full, now)
+}
+
+/// The stem of the usernames [`signup_by_email`] tries: the local part's characters a username may hold,
+/// at most 30 of them, prefixed with `user-` when fewer than 3 or all digits.
+fn username_from_email(email: &str) -> String {
+    let local = email.rsplit_once('@').map_or(email, |(local, _)| local);
+    let stem: String =
+        local.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')).take(30).collect();
+    if stem.len() < 3 || stem.chars().all(|c| c.is_ascii_digit()) {
+        format!("user-{stem}").trim_end_matches('-').to_string()
+    } else {
+        stem
+    }
+}
+
+/// The first username of `stem`, `stem-2` … `stem-99` nobody has, else `stem-` and 8 random hex digits.
+fn free_username(db: &dyn Db, stem: &str) -> Result<String, ApiError> {
+    for n in 1..100 {
+        let candidate = if n == 1 { stem.to_string() } else { format!("{stem}-{n}") };
+        if !users::username_taken(db, &candidate, None)? {
+            return Ok(candidate);
+        }
+    }
+    let random = secrets::new_token("")?;
+    let suffix: String = secrets::hex(&secrets::sha256(&random)[..4]);
+    Ok(format!("{stem}-{suffix}"))
+}
+
+/// Sign-up with the username given (`Some`: a taken one is a 409) or chosen ([`free_username`] of
+/// `input.username`).
+fn register(
+    db: &dyn Db,
+    settings: &Settings,
+    notifier: &dyn Notifier,
+    given: Option<&str>,
+    input: &SignupInput,
+    now: i64,
+) -> Result<SignupReceipt, ApiError> {
     if !settings.allow_signup {
         return Err(ApiError::Forbidden("sign-up is disabled on this server".into()));
     }
@@ -89,12 +155,16 @@ pub fn signup(
     // Hash first: the work is the same whether or not the address is registered.
     let hash = secrets::hash_password(&input.password)?;
     let code = secrets::new_token(secrets::ACTIVATION_PREFIX)?;
-    let created = db::transaction(db, || {
-        if users::username_taken(db, &input.username, None)? {
-            return Err(duplicate("username", "the username is taken"));
-        }
+    let (created, username) = db::transaction(db, || {
+        let username = match given {
+            Some(username) if users::username_taken(db, username, None)? => {
+                return Err(duplicate("username", "the username is taken"));
+            }
+            Some(username) => username.to_string(),
+            None => free_username(db, &input.username)?,
+        };
         let new = NewUser {
-            username: &input.username,
+            username: &username,
             email: &input.email,
             first_name: &input.first_name,
             last_name: &input.last_name,
@@ -104,10 +174,10 @@ pub fn signup(
             verified: false,
             created_at: now,
         };
-        let Some(user) = users::insert(db, &new)? else { return Ok(None) };
+        let Some(user) = users::insert(db, &new)? else { return Ok((None, username)) };
         let hashed = secrets::sha256(&code);
         codes::replace(db, &new_code(user.id, Purpose::Activation, &hashed, Some(&code), None, now))?;
-        Ok(Some(user))
+        Ok((Some(user), username))
     })?;
     notifier.notify(&match created {
         Some(user) => {
@@ -116,11 +186,32 @@ pub fn signup(
         None => json!({"event": "user.signup_existing", "email": input.email}),
     });
     Ok(SignupReceipt {
-        username: input.username.clone(),
+        username,
         email: input.email.clone(),
         verified: false,
         detail: "account created; activate it with the token sent to your email address",
     })
+}
+
+/// Sends the signed-in caller a new activation token (`user.activation`; earlier ones stop working), for an
+/// account that is not activated yet (409 `already_verified` otherwise).
+pub fn resend_activation(
+    db: &dyn Db,
+    principal: &Principal,
+    notifier: &dyn Notifier,
+    now: i64,
+) -> Result<(), ApiError> {
+    let me = auth::require_user(principal)?;
+    let user = users::find(db, &Ref::Id(me.id))?.ok_or_else(super::user_not_found)?;
+    if user.verified {
+        return Err(ApiError::conflict("already_verified", "the account is already activated"));
+    }
+    let code = secrets::new_token(secrets::ACTIVATION_PREFIX)?;
+    let hashed = secrets::sha256(&code);
+    codes::replace(db, &new_code(user.id, Purpose::Activation, &hashed, Some(&code), None, now))?;
+    notifier
+        .notify(&json!({"event": "user.activation", "email": user.email, "username": user.username, "token": code}));
+    Ok(())
 }
 
 /// Activates (verifies) the account an activation token belongs to. 400 `invalid_token` when the token is

@@ -263,3 +263,141 @@ fn nobody_changes_their_own_admin_rights() {
     assert!(me.is_admin());
     assert_eq!(set_admin(env.db(), &me, ada.id, false, clock::now()).unwrap_err().status(), 403);
 }
+
+fn scoped_login(env: &Env, name: &str, scope: SessionScope) -> Result<Session, ApiError> {
+    login_scoped(env.db(), env.kv(), CLIENT, &login_input(name, "correct horse"), scope, "curl/8.5.0", clock::now())
+}
+
+#[test]
+fn a_session_carries_admin_rights_only_with_admin_scope() {
+    let env = Env::new("session-scope");
+    let root = NewUserInput { admin: true, ..new_user("root", "correct horse") };
+    env.create_user(&root).unwrap();
+    env.create_user(&new_user("ada", "correct horse")).unwrap();
+    let rights = |name: &str, scope| env.authenticate(&scoped_login(&env, name, scope).unwrap().token).unwrap();
+    assert!(rights("root", SessionScope::Account).is_admin(), "Conveyor's login: the account's rights");
+    assert!(!rights("root", SessionScope::User).is_admin(), "an administrator's session without admin scope");
+    assert!(rights("root", SessionScope::Admin).is_admin());
+    assert!(!rights("ada", SessionScope::Account).is_admin());
+    let refused = scoped_login(&env, "ada", SessionScope::Admin).unwrap_err();
+    assert_eq!((refused.status(), refused.code()), (400, "not_admin"));
+    let wrong = login_scoped(
+        env.db(),
+        env.kv(),
+        CLIENT,
+        &login_input("ada", "wrong horse"),
+        SessionScope::Admin,
+        "x",
+        clock::now(),
+    );
+    assert_eq!(wrong.unwrap_err().status(), 401, "the password is checked before the scope");
+
+    let me = rights("ada", SessionScope::User);
+    let listed = list_credentials(env.db(), &me, clock::now()).unwrap();
+    let names: Vec<&str> = listed.iter().map(|c| c.token.name.as_str()).collect();
+    assert_eq!(names.len(), 2, "ada's two sessions: {names:?}");
+    assert!(names.iter().all(|name| *name == "curl/8.5.0"), "sessions are named as asked: {names:?}");
+    assert!(listed.iter().all(|c| c.session && !c.token.admin));
+}
+
+#[test]
+fn signup_by_email_picks_a_free_username_and_reveals_nothing() {
+    let env = Env::new("signup-email");
+    let signup = |email: &str| {
+        let input = EmailSignupInput { email: email.into(), password: "correct horse".into() };
+        signup_by_email(env.db(), &env.settings, &env.hook, &input, clock::now())
+    };
+    assert_eq!(signup("ada.l+pw@example.org").unwrap().username, "ada.lpw");
+    assert_eq!(env.last_post()["event"], "user.activation");
+    assert_eq!(signup("ada.l+pw@other.example.org").unwrap().username, "ada.lpw-2");
+    assert_eq!(signup("7@example.org").unwrap().username, "user-7");
+    assert_eq!(signup("12345@example.org").unwrap().username, "user-12345");
+    let again = signup("ADA.L+PW@example.org").unwrap();
+    assert_eq!(again.detail, signup("new@example.org").unwrap().detail, "a registered address answers alike");
+    let posts = env.hook.0.borrow();
+    assert_eq!(posts[posts.len() - 2], json!({"event": "user.signup_existing", "email": "ADA.L+PW@example.org"}));
+    drop(posts);
+    assert!(users::find(env.db(), &Ref::Name("ada.lpw-3".into())).unwrap().is_none(), "nothing was created");
+    assert_eq!(signup("not an address").unwrap_err().status(), 422);
+    let mut closed = Env::new("signup-email-off");
+    closed.settings.allow_signup = false;
+    let input = EmailSignupInput { email: "bob@example.org".into(), password: "correct horse".into() };
+    let refused = signup_by_email(closed.db(), &closed.settings, &closed.hook, &input, clock::now());
+    assert_eq!(refused.unwrap_err().status(), 403);
+}
+
+#[test]
+fn an_unverified_account_gets_a_new_activation_token() {
+    let env = Env::new("resend");
+    let unverified = NewUserInput { verified: Some(false), ..new_user("ada", "correct horse") };
+    env.create_user(&unverified).unwrap();
+    env.create_user(&new_user("bob", "correct horse")).unwrap();
+    let db = env.db();
+    // Only a credential made before the account was unverified can ask: an unverified account cannot log in.
+    db.execute("UPDATE users SET verified = 1 WHERE username = 'ada'", &[]).unwrap();
+    let ada = env.authenticate(&env.login(&login_input("ada", "correct horse")).unwrap().token).unwrap();
+    db.execute("UPDATE users SET verified = 0 WHERE username = 'ada'", &[]).unwrap();
+    resend_activation(db, &ada, &env.hook, clock::now()).unwrap();
+    let first = env.last_post()["token"].as_str().unwrap().to_string();
+    resend_activation(db, &ada, &env.hook, clock::now()).unwrap();
+    let event = env.last_post();
+    assert_eq!((event["event"].as_str(), event["email"].as_str()), (Some("user.activation"), Some("ada@example.org")));
+    assert_eq!(activate(db, &first, clock::now()).unwrap_err().code(), "invalid_token", "the earlier token died");
+    assert!(activate(db, event["token"].as_str().unwrap(), clock::now()).unwrap().verified);
+    let again = resend_activation(db, &ada, &env.hook, clock::now()).unwrap_err();
+    assert_eq!((again.status(), again.code()), (409, "already_verified"));
+    assert_eq!(resend_activation(db, &Principal::Admin, &env.hook, clock::now()).unwrap_err().status(), 403);
+}
+
+#[test]
+fn an_email_change_needs_the_password_and_a_confirmation() {
+    let env = Env::new("change-email");
+    env.create_user(&new_user("ada", "correct horse")).unwrap();
+    let me = env.authenticate(&env.login(&login_input("ada", "correct horse")).unwrap().token).unwrap();
+    let change = |password: &str, email: &str| {
+        let input = EmailChangeInput { current_password: password.into(), new_email: email.into() };
+        change_email(env.db(), env.kv(), &me, &input, &env.hook, clock::now())
+    };
+    let wrong = change("wrong horse", "ada@new.example.org").unwrap_err();
+    assert!(matches!(&wrong, ApiError::Validation { errors, .. } if errors[0].field == "current_password"));
+    assert!(matches!(change("wrong horse", "nope").unwrap_err(),
+        ApiError::Validation { errors, .. } if errors[0].field == "new_email"));
+    let update = change("correct horse", "ada@new.example.org").unwrap();
+    assert_eq!(
+        (update.user.email.as_str(), update.pending_email.as_deref()),
+        ("ada@example.org", Some("ada@new.example.org"))
+    );
+    let token = env.last_post()["token"].as_str().unwrap().to_string();
+    assert_eq!(confirm_email(env.db(), &token, clock::now()).unwrap().email, "ada@new.example.org");
+}
+
+#[test]
+fn credentials_are_revoked_one_by_one_or_all_and_an_account_closed_by_its_owner() {
+    let env = Env::new("credentials");
+    env.create_user(&new_user("ada", "correct horse")).unwrap();
+    env.create_user(&new_user("bob", "correct horse")).unwrap();
+    let ada_session = env.login(&login_input("ada", "correct horse")).unwrap().token;
+    let ada = env.authenticate(&ada_session).unwrap();
+    let bob = env.authenticate(&env.login(&login_input("bob", "correct horse")).unwrap().token).unwrap();
+    let named =
+        create_token(env.db(), &ada, &TokenInput { name: "ci".into(), expires_at: None, admin: false }, 1).unwrap();
+    let listed = list_credentials(env.db(), &ada, clock::now()).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().any(|c| !c.session && c.token.id == named.token.id));
+
+    assert_eq!(revoke_credential(env.db(), &bob, named.token.id).unwrap_err().status(), 404, "not bob's");
+    assert!(env.authenticate(&named.secret).is_ok());
+    let bob_session = bob.user().unwrap().token_id;
+    assert_eq!(revoke_credential(env.db(), &ada, bob_session).unwrap_err().status(), 404);
+    revoke_credential(env.db(), &ada, named.token.id).unwrap();
+    assert_eq!(env.authenticate(&named.secret).unwrap_err().status(), 401);
+
+    env.login(&login_input("ada", "correct horse")).unwrap();
+    assert_eq!(revoke_all_credentials(env.db(), &ada).unwrap(), 2, "sessions too, the one in use included");
+    assert_eq!(env.authenticate(&ada_session).unwrap_err().status(), 401);
+    assert!(env.authenticate(&env.login(&login_input("bob", "correct horse")).unwrap().token).is_ok());
+
+    delete_own_account(env.db(), &bob).unwrap();
+    assert!(users::find(env.db(), &Ref::Name("bob".into())).unwrap().is_none());
+    assert_eq!(delete_own_account(env.db(), &Principal::Admin).unwrap_err().status(), 403);
+}

@@ -117,6 +117,48 @@ pub fn revoke_all_tokens(db: &dyn Db, principal: &Principal) -> Result<i64, ApiE
     Ok(tokens::delete_all(db, me.id, TokenKind::Api, None)?)
 }
 
+/// One of a user's credentials as Project-W lists them: a named token or a login session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CredentialInfo {
+    /// The row; its `admin` is the effective right (the scope, held by an administrator's account).
+    #[serde(flatten)]
+    pub token: Token,
+    /// A login session rather than a named token.
+    pub session: bool,
+}
+
+/// Every unexpired credential of the caller, named tokens and sessions alike (Project-W lists both), the
+/// most recently used first.
+pub fn list_credentials(db: &dyn Db, principal: &Principal, now: i64) -> Result<Vec<CredentialInfo>, ApiError> {
+    let me = auth::require_user(principal)?;
+    let user_admin = users::find(db, &Ref::Id(me.id))?.is_some_and(|user| user.admin);
+    let listed = tokens::credentials_of(db, me.id, now)?;
+    Ok(listed
+        .into_iter()
+        .map(|(token, kind)| CredentialInfo {
+            token: Token { admin: token.admin && user_admin, ..token },
+            session: kind == TokenKind::Session,
+        })
+        .collect())
+}
+
+/// Revokes one of the caller's credentials, a named token or a login session (Project-W's token ids cover
+/// both); another user's, or a missing one, is a 404.
+pub fn revoke_credential(db: &dyn Db, principal: &Principal, id: i64) -> Result<(), ApiError> {
+    let me = auth::require_user(principal)?;
+    let revoked = tokens::delete(db, me.id, id, TokenKind::Api)? || tokens::delete(db, me.id, id, TokenKind::Session)?;
+    if revoked { Ok(()) } else { Err(token_not_found()) }
+}
+
+/// Revokes every credential of the caller, sessions included (the one in use too); returns how many.
+pub fn revoke_all_credentials(db: &dyn Db, principal: &Principal) -> Result<i64, ApiError> {
+    let me = auth::require_user(principal)?;
+    db::transaction(db, || {
+        let named = tokens::delete_all(db, me.id, TokenKind::Api, None)?;
+        Ok(named + tokens::delete_all(db, me.id, TokenKind::Session, None)?)
+    })
+}
+
 /// 404 for a token that is not the caller's (or does not exist).
 pub fn token_not_found() -> ApiError {
     ApiError::NotFound("no such token".into())

@@ -6,6 +6,7 @@ use crate::auth::{self, Principal, UserPrincipal};
 use crate::db::{self, Db};
 use crate::domain::accounts::{self as rules, Checks, Ref};
 use crate::error::ApiError;
+use crate::platform::Kv;
 use crate::query::Scope;
 use crate::secrets;
 use crate::store::codes::{self, Purpose};
@@ -47,6 +48,15 @@ pub struct UserPatch {
     pub admin: Option<bool>,
     pub verified: Option<bool>,
     pub password: Option<String>,
+}
+
+/// A user changing their own email address, confirmed with their password (Project-W's
+/// `change_user_email`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChangeInput {
+    pub current_password: String,
+    pub new_email: String,
 }
 
 /// The outcome of a user update: the user as stored, plus `pending_email` when a user changed their own
@@ -201,6 +211,24 @@ pub fn update_user(
     Ok(UserUpdate { user: updated, pending_email })
 }
 
+/// Changes the caller's own email address once their password is confirmed (wrong → 422 on
+/// `current_password`, throttled like logins), as [`update_user`] changes it: through a confirmation token
+/// sent to the new address, which answers alike whether or not that address is taken.
+pub fn change_email(
+    db: &dyn Db,
+    kv: &dyn Kv,
+    principal: &Principal,
+    input: &EmailChangeInput,
+    notifier: &dyn Notifier,
+    now: i64,
+) -> Result<UserUpdate, ApiError> {
+    let me = auth::require_user(principal)?;
+    Checks::new().check("new_email", rules::email(&input.new_email)).finish()?;
+    super::sessions::confirm_password(db, kv, me.id, &input.current_password, "current_password", now)?;
+    let patch = UserPatch { email: Some(input.new_email.clone()), ..UserPatch::default() };
+    update_user(db, principal, &Ref::Id(me.id), &patch, notifier, now)
+}
+
 /// Makes a user an administrator or not (task_tracker's `/manager/promote` and `/manager/demote`):
 /// administrators only, and nobody changes their own rights (403).
 pub fn set_admin(db: &dyn Db, principal: &Principal, user: i64, admin: bool, now: i64) -> Result<User, ApiError> {
@@ -226,6 +254,13 @@ pub fn delete_user(db: &dyn Db, principal: &Principal, user: &Ref) -> Result<(),
         return Err(ApiError::conflict("conflict", "you cannot delete your own account"));
     }
     if users::delete(db, target.id)? { Ok(()) } else { Err(user_not_found()) }
+}
+
+/// Deletes the caller's own account with their tokens, sessions, codes and memberships (Project-W's
+/// `/users/delete`): any user may close their account; the built-in administrator has none (403).
+pub fn delete_own_account(db: &dyn Db, principal: &Principal) -> Result<(), ApiError> {
+    let me = auth::require_user(principal)?;
+    if users::delete(db, me.id)? { Ok(()) } else { Err(user_not_found()) }
 }
 
 /// The user a request may read or change: administrators anyone (404 when missing), users themselves only

@@ -120,6 +120,22 @@ pub fn get(db: &dyn Db, user_id: i64, id: i64) -> Result<Option<Token>, DbError>
     rows.map_first(from_row)
 }
 
+/// Every unexpired credential of a user, named tokens and sessions alike, with its kind: the most recently
+/// used first (a credential never used counts from its creation), then the newest.
+pub fn credentials_of(db: &dyn Db, user_id: i64, now: i64) -> Result<Vec<(Token, TokenKind)>, DbError> {
+    let rows = db.execute(
+        &format!(
+            "SELECT {COLUMNS}, kind FROM api_tokens WHERE user_id = ? AND (expires_at IS NULL OR expires_at > ?) \
+             ORDER BY COALESCE(last_used_at, created_at) DESC, id DESC"
+        ),
+        &[user_id.into(), now.into()],
+    )?;
+    rows.map_all(|row| {
+        let kind = if row.text("kind")? == "session" { TokenKind::Session } else { TokenKind::Api };
+        Ok((from_row(row)?, kind))
+    })
+}
+
 /// A presented secret's token row joined with its user: everything authentication decides on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
@@ -260,6 +276,21 @@ mod tests {
         assert!(!delete(&db, ada, session.id, TokenKind::Api).unwrap());
         assert!(delete(&db, ada, token.id, TokenKind::Api).unwrap());
         assert!(!delete(&db, ada, token.id, TokenKind::Api).unwrap());
+    }
+
+    #[test]
+    fn credentials_of_a_user_are_every_unexpired_kind_most_recently_used_first() {
+        let (db, ada) = setup();
+        let old = insert(&db, &new_token(ada, TokenKind::Api, b"c1")).unwrap();
+        let session = insert(&db, &new_token(ada, TokenKind::Session, b"c2")).unwrap();
+        let mut expired = new_token(ada, TokenKind::Session, b"c3");
+        expired.expires_at = Some(100);
+        insert(&db, &expired).unwrap();
+        touch(&db, old.id, 500, 60).unwrap();
+        let listed = credentials_of(&db, ada, 100).unwrap();
+        let ids: Vec<(i64, TokenKind)> = listed.iter().map(|(token, kind)| (token.id, *kind)).collect();
+        assert_eq!(ids, vec![(old.id, TokenKind::Api), (session.id, TokenKind::Session)]);
+        assert_eq!(credentials_of(&db, ada + 1, 100).unwrap(), vec![]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! bodies with FastAPI's validation, job settings and multipart uploads. What the routes do is the
 //! `projectw` services' over Conveyor's queue.
 
+pub mod accounts;
 pub mod bodies;
 pub mod multipart;
 pub mod settings;

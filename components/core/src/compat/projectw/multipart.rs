@@ -167,6 +167,23 @@ impl FormReader {
     }
 }
 
+/// The parts of a form already in memory (small forms, such as a login), each with its data.
+pub fn parse(body: &[u8], boundary: &str) -> Result<Vec<(PartHead, Vec<u8>)>, FormError> {
+    let mut reader = FormReader::new(boundary);
+    let mut events = Vec::new();
+    reader.feed(body, &mut events)?;
+    reader.finish()?;
+    let mut parts: Vec<(PartHead, Vec<u8>)> = Vec::new();
+    for event in events {
+        match event {
+            Event::Part(head) => parts.push((head, Vec::new())),
+            Event::Data(data) => parts.last_mut().ok_or(FormError::Malformed)?.1.extend(data),
+            Event::PartEnd => {}
+        }
+    }
+    Ok(parts)
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|window| window == needle)
 }
