@@ -32,11 +32,30 @@ CREATE TABLE projectw_settings (
 
 CREATE UNIQUE INDEX projectw_settings_one_default ON projectw_settings(owner) WHERE is_default = 1;
 
--- A job: its task, its owner and what Project-W shows of it. Deleting the row (a user's delete) frees its
--- audio and transcripts; the task stays as queue history with no user data in its recipe.
+-- An uploaded file, written chunk by chunk as the request body arrives (never held whole in memory); it
+-- belongs to a job once the upload completes. An upload without a job after an hour was abandoned (a client
+-- that went away mid-way) and is swept by the retention tick.
+CREATE TABLE projectw_uploads (
+    id          INTEGER PRIMARY KEY,
+    owner       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at  INTEGER NOT NULL
+);
+
+-- The bytes of an upload in chunks of at most 256 KiB, in order.
+CREATE TABLE projectw_audio (
+    upload  INTEGER NOT NULL REFERENCES projectw_uploads(id) ON DELETE CASCADE,
+    seq     INTEGER NOT NULL,
+    data    BLOB    NOT NULL,
+    PRIMARY KEY (upload, seq)
+) WITHOUT ROWID;
+
+-- A job: its task, its owner, its audio (until it finishes) and what Project-W shows of it. Deleting the row
+-- (a user's delete) frees its audio and transcripts; the task stays as queue history with no user data in
+-- its recipe.
 CREATE TABLE projectw_jobs (
     task                    INTEGER PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,
     owner                   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    upload                  INTEGER REFERENCES projectw_uploads(id) ON DELETE SET NULL,
     file_name               TEXT    NOT NULL,
     settings                TEXT    NOT NULL,
     created_at              INTEGER NOT NULL,
@@ -51,14 +70,7 @@ CREATE TABLE projectw_jobs (
 );
 
 CREATE INDEX projectw_jobs_by_owner ON projectw_jobs(owner, task);
-
--- Uploaded audio in chunks (at most 256 KiB each), freed when the job finishes or is deleted.
-CREATE TABLE projectw_audio (
-    job   INTEGER NOT NULL REFERENCES projectw_jobs(task) ON DELETE CASCADE,
-    seq   INTEGER NOT NULL,
-    data  BLOB    NOT NULL,
-    PRIMARY KEY (job, seq)
-) WITHOUT ROWID;
+CREATE INDEX projectw_jobs_by_upload ON projectw_jobs(upload) WHERE upload IS NOT NULL;
 
 -- A finished job's transcript, one row per type (`as_txt`, `as_srt`, `as_tsv`, `as_vtt`, `as_json`).
 CREATE TABLE projectw_transcripts (

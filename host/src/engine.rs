@@ -19,7 +19,7 @@ const DECOMMIT_BATCH: usize = 16;
 pub struct Limits {
     /// Wall-clock time a request may take before it is answered 504.
     pub request_timeout: Duration,
-    /// Largest request body accepted (413 beyond).
+    /// Largest request body accepted (413 beyond) where a component sets none (`max_request_body`).
     pub max_body: usize,
     /// Linear memory per instance.
     pub max_memory: usize,

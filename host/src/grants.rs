@@ -1,9 +1,10 @@
 //! What one component was granted in spin.toml: databases, stores, outbound hosts, its variables (with
-//! their templates expanded) and environment.
+//! their templates expanded), environment, and its request body limit (`tool.conveyor.max_request_body`,
+//! expanded the same way).
 
 use crate::manifest::{self, Manifest};
 use crate::outbound::{AllowedHosts, OutboundPolicy};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ pub struct ComponentGrants {
     pub outbound: Arc<dyn OutboundPolicy>,
     pub variables: HashMap<String, String>,
     pub environment: BTreeMap<String, String>,
+    /// Largest request body in bytes, if the component sets one (else the host's limit applies).
+    pub max_request_body: Option<u64>,
 }
 
 impl ComponentGrants {
@@ -27,17 +30,26 @@ impl ComponentGrants {
         values: &HashMap<String, String>,
         manifest: &Manifest,
     ) -> Result<ComponentGrants> {
-        let mut variables = HashMap::new();
-        for (name, template) in &component.variables {
-            let expanded = manifest::expand_template(template, |reference| {
+        let expand = |template: &str| {
+            manifest::expand_template(template, |reference| {
                 values
                     .get(reference)
                     .cloned()
                     .or_else(|| manifest.variables.get(reference).and_then(|v| v.default.clone()))
                     .unwrap_or_default()
-            })?;
-            variables.insert(name.clone(), expanded);
+            })
+        };
+        let mut variables = HashMap::new();
+        for (name, template) in &component.variables {
+            variables.insert(name.clone(), expand(template)?);
         }
+        let max_request_body = match &component.conveyor.max_request_body {
+            Some(template) => Some(
+                byte_count(template, expand(template)?, manifest)
+                    .with_context(|| format!("key `component.{id}.tool.conveyor.{}`", manifest::MAX_REQUEST_BODY))?,
+            ),
+            None => None,
+        };
         Ok(ComponentGrants {
             id: id.to_string(),
             sqlite_databases: component.sqlite_databases.clone(),
@@ -45,6 +57,70 @@ impl ComponentGrants {
             outbound: Arc::new(AllowedHosts::parse(&component.allowed_outbound_hosts)?),
             variables,
             environment: component.environment.clone(),
+            max_request_body,
         })
+    }
+}
+
+/// The number `template` expanded to; an error says what it expanded to, unless a secret went into it.
+fn byte_count(template: &str, expanded: String, manifest: &Manifest) -> Result<u64> {
+    manifest::parse_byte_count(&expanded).map_err(|error| {
+        let references = manifest::template_references(template).unwrap_or_default();
+        if references.is_empty() {
+            error
+        } else if references.iter().any(|r| manifest.variables.get(*r).is_some_and(|v| v.secret)) {
+            anyhow::anyhow!("`{template}` is not a number of bytes (its value is secret)")
+        } else {
+            anyhow::anyhow!("{error}, from `{template}`")
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "t"
+[variables]
+max_upload_bytes = { default = "1073741824" }
+token = { default = "x", secret = true }
+[component.uploads]
+source = "u.wasm"
+[component.uploads.tool.conveyor]
+max_request_body = "{{ max_upload_bytes }}"
+[component.plain]
+source = "p.wasm"
+"#;
+
+    fn limit(manifest: &str, values: &[(&str, &str)]) -> Result<Option<u64>> {
+        let manifest = manifest::parse(manifest).unwrap();
+        let values = values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let id = "uploads";
+        ComponentGrants::new(id, &manifest.component[id], &values, &manifest).map(|g| g.max_request_body)
+    }
+
+    #[test]
+    fn a_body_limit_template_resolves_through_the_variables() {
+        assert_eq!(limit(MANIFEST, &[]).unwrap(), Some(1 << 30), "the declared default");
+        assert_eq!(limit(MANIFEST, &[("max_upload_bytes", "2048")]).unwrap(), Some(2048), "the provider's value");
+        let manifest = manifest::parse(MANIFEST).unwrap();
+        let plain = ComponentGrants::new("plain", &manifest.component["plain"], &HashMap::new(), &manifest).unwrap();
+        assert_eq!(plain.max_request_body, None, "no setting: the host's limit");
+    }
+
+    #[test]
+    fn a_body_limit_that_resolves_to_no_number_is_an_error_naming_the_key_and_value() {
+        let error = format!("{:#}", limit(MANIFEST, &[("max_upload_bytes", "1GiB")]).unwrap_err());
+        assert_eq!(
+            error,
+            "key `component.uploads.tool.conveyor.max_request_body`: `1GiB` is not a number of bytes (decimal \
+             digits only), from `{{ max_upload_bytes }}`"
+        );
+        let secret = MANIFEST.replace("{{ max_upload_bytes }}", "{{ token }}");
+        let error = format!("{:#}", limit(&secret, &[("token", "hunter2")]).unwrap_err());
+        assert!(error.contains("its value is secret") && !error.contains("hunter2"), "{error}");
     }
 }

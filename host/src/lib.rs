@@ -6,6 +6,7 @@
 //! trait; the runtime-config file (`runtime_config`) chooses the backends, `services` opens them.
 
 mod bindings;
+mod body;
 pub mod build;
 mod cache;
 mod clock;

@@ -34,6 +34,10 @@ enum Commands {
         /// Seconds a request may run before it is answered 504.
         #[arg(long, default_value_t = 30)]
         request_timeout: u64,
+        /// Largest request body in bytes (413 beyond), for components that set no
+        /// `[component.<id>.tool.conveyor] max_request_body`.
+        #[arg(long, default_value_t = conveyor::Limits::default().max_body)]
+        max_request_body: usize,
         /// Spin's runtime-config TOML: where each `sqlite_database` and `key_value_store` label lives.
         #[arg(long)]
         runtime_config_file: Option<PathBuf>,
@@ -50,13 +54,14 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Commands::Build { manifest } => conveyor::build::build(&App::load(&manifest)?),
-        Commands::Up { build, listen, data_dir, manifest, request_timeout, runtime_config_file } => {
+        Commands::Up { build, listen, data_dir, manifest, request_timeout, max_request_body, runtime_config_file } => {
             if build {
                 conveyor::build::build(&App::load(&manifest)?)?;
             }
             let mut options = conveyor::HostOptions::new(manifest, data_dir);
             options.listen = listen;
             options.limits.request_timeout = std::time::Duration::from_secs(request_timeout);
+            options.limits.max_body = max_request_body;
             options.runtime_config = runtime_config_file;
             tokio::runtime::Runtime::new()?.block_on(serve(options))
         }

@@ -1,6 +1,7 @@
 //! The subset of Spin's application manifest (v2) that Conveyor's host supports. Anything else in the file
 //! is a start-up error naming the key, never silently ignored; the one exception is Spin's own: tool tables
-//! (`application.tool.<name>`) other than `conveyor`, which are for other tools.
+//! (`application.tool.<name>`, `component.<id>.tool.<name>`) other than `conveyor`, which are for other
+//! tools.
 
 use crate::router::{RoutePattern, Router};
 use anyhow::{Context, Result, bail};
@@ -106,6 +107,21 @@ pub struct Component {
     pub environment: BTreeMap<String, String>,
     #[serde(default)]
     pub build: Option<Build>,
+    /// Settings for tools, which Spin ignores: any `tool.<name>` table is accepted, and only
+    /// `tool.conveyor` is read (strictly, into [`Component::conveyor`]).
+    #[serde(default)]
+    pub tool: BTreeMap<String, toml::Table>,
+    /// `[component.<id>.tool.conveyor]`, read from `tool` by [`parse`].
+    #[serde(skip)]
+    pub conveyor: ComponentSettings,
+}
+
+/// `[component.<id>.tool.conveyor]`: this host's settings for one component.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComponentSettings {
+    /// `max_request_body`: the largest request body in bytes, as written: a number, or a `{{ name }}`
+    /// template of application variables resolved at start (see `grants`). Without it, the host's limit.
+    pub max_request_body: Option<String>,
 }
 
 /// How `conveyor build` (and `spin build`) produces a component's `.wasm`.
@@ -191,7 +207,56 @@ pub fn parse(text: &str) -> Result<Manifest> {
                 .with_context(|| format!("key `component.{id}.allowed_outbound_hosts`"))?;
         }
     }
+    let variables = manifest.variables.clone();
+    for (id, component) in &mut manifest.component {
+        if let Some(table) = component.tool.get(CONVEYOR_TOOL) {
+            component.conveyor = component_settings(id, table, &variables)?;
+        }
+    }
     Ok(manifest)
+}
+
+/// Reads `[component.<id>.tool.conveyor]`: only `max_request_body`, a number of bytes (an integer, or a
+/// string of one) or a string with `{{ name }}` references to declared variables, checked once resolved.
+fn component_settings(
+    id: &str,
+    table: &toml::Table,
+    variables: &BTreeMap<String, Variable>,
+) -> Result<ComponentSettings> {
+    let mut settings = ComponentSettings::default();
+    for (key, value) in table {
+        let path = format!("component.{id}.tool.{CONVEYOR_TOOL}.{key}");
+        if key != MAX_REQUEST_BODY {
+            bail!("key `{path}`: not supported by this host (only `{MAX_REQUEST_BODY}`)");
+        }
+        let text = match value {
+            toml::Value::String(text) => text.clone(),
+            toml::Value::Integer(number) => number.to_string(),
+            other => bail!("key `{path}`: must be a number of bytes or a string, found {}", other.type_str()),
+        };
+        let references = template_references(&text).with_context(|| format!("key `{path}`"))?;
+        for reference in &references {
+            if !variables.contains_key(*reference) {
+                bail!("key `{path}`: unknown variable `{reference}` in template");
+            }
+        }
+        if references.is_empty() {
+            parse_byte_count(&text).with_context(|| format!("key `{path}`"))?;
+        }
+        settings.max_request_body = Some(text);
+    }
+    Ok(settings)
+}
+
+/// The key of [`ComponentSettings::max_request_body`].
+pub const MAX_REQUEST_BODY: &str = "max_request_body";
+
+/// A number of bytes: decimal digits only (no sign, unit or spaces).
+pub fn parse_byte_count(text: &str) -> Result<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("`{text}` is not a number of bytes (decimal digits only)");
+    }
+    text.parse().map_err(|_| anyhow::anyhow!("`{text}` is too large"))
 }
 
 /// The `application.tool` table this host reads; Spin ignores them all.
@@ -408,5 +473,50 @@ command = "cargo build"
         assert_eq!(template_references("a{{ x }}b{{y_2}}").unwrap(), ["x", "y_2"]);
         assert_eq!(expand_template("a{{ x }}b", |n| n.to_uppercase()).unwrap(), "aXb");
         assert!(template_references("{{ Bad }}").is_err());
+    }
+
+    /// `GOOD` with `[component.api.tool.conveyor]` holding `settings`, and an upload-limit variable.
+    fn with_component_tool(settings: &str) -> String {
+        GOOD.replace("[variables]", "[variables]\nmax_upload_bytes = { default = \"1073741824\" }")
+            + &format!("[component.api.tool.conveyor]\n{settings}\n")
+    }
+
+    #[test]
+    fn a_components_body_limit_is_read_from_its_conveyor_tool_table() {
+        assert_eq!(parse(GOOD).unwrap().component["api"].conveyor, ComponentSettings::default());
+        let cases = [
+            ("max_request_body = \"{{ max_upload_bytes }}\"", "{{ max_upload_bytes }}"),
+            ("max_request_body = \"1048576\"", "1048576"),
+            ("max_request_body = 1048576", "1048576"),
+            ("max_request_body = 0", "0"),
+        ];
+        for (settings, expected) in cases {
+            let manifest = parse(&with_component_tool(settings)).unwrap();
+            assert_eq!(manifest.component["api"].conveyor.max_request_body.as_deref(), Some(expected), "{settings}");
+        }
+        let others = GOOD.to_string() + "[component.api.tool.spin-test]\nsource = \"x\"\n";
+        assert_eq!(parse(&others).unwrap().component["api"].conveyor, ComponentSettings::default());
+        assert_eq!(parse(&with_component_tool("")).unwrap().component["api"].conveyor, ComponentSettings::default());
+    }
+
+    #[test]
+    fn each_bad_body_limit_names_the_key() {
+        let key = "component.api.tool.conveyor.max_request_body";
+        let cases = [
+            ("max_request_body = \"{{ nope }}\"", "unknown variable `nope`"),
+            ("max_request_body = \"{{ max_upload_bytes \"", "unclosed"),
+            ("max_request_body = \"1 GiB\"", "`1 GiB` is not a number of bytes"),
+            ("max_request_body = \"\"", "is not a number of bytes"),
+            ("max_request_body = -1", "`-1` is not a number of bytes"),
+            ("max_request_body = 1.5", "must be a number of bytes or a string, found float"),
+            ("max_request_body = \"99999999999999999999999\"", "too large"),
+            ("max_body = 1", "component.api.tool.conveyor.max_body`: not supported by this host"),
+        ];
+        for (settings, expected) in cases {
+            let error = format!("{:#}", parse(&with_component_tool(settings)).unwrap_err());
+            assert!(error.contains(key) || error.contains("component.api.tool.conveyor."), "{settings}: {error}");
+            assert!(error.contains(expected), "{settings}: expected `{expected}` in: {error}");
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
     }
 }

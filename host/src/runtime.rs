@@ -1,6 +1,8 @@
 //! The components of a manifest compiled once (see `cache`), pre-instantiated, and the dispatch of one
-//! HTTP request to a fresh instance in a fresh Store.
+//! HTTP request to a fresh instance in a fresh Store. Bodies stream both ways (`body`); an instance and its
+//! slot live until the guest has finished, body included.
 
+use crate::body::{CutOnOverflow, LimitedBody, Overflow};
 use crate::cache::{CacheStats, load_component};
 use crate::engine::{Limits, engine, start_epoch_ticker, ticks};
 use crate::grants::ComponentGrants;
@@ -12,9 +14,11 @@ use crate::state::State;
 use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Body;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi_http::WasiHttpView;
@@ -24,6 +28,8 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 struct LoadedComponent {
     pre: ProxyPre<State>,
     grants: Arc<ComponentGrants>,
+    /// Largest request body, in bytes: the component's `max_request_body`, else the host's.
+    max_body: u64,
 }
 
 /// A response produced by the host itself or by a guest.
@@ -36,7 +42,8 @@ pub struct Runtime {
     router: Router<usize>,
     services: Arc<Services>,
     limits: Limits,
-    slots: tokio::sync::Semaphore,
+    /// One permit per live instance, held until the guest has finished (its response body included).
+    slots: Arc<Semaphore>,
     pub cache_stats: CacheStats,
 }
 
@@ -77,7 +84,8 @@ impl Runtime {
                     || format!("{}: component `{id}` imports something this host does not provide", app.path.display()),
                 )?;
             index_of.insert(id.clone(), components.len());
-            components.push(LoadedComponent { pre, grants: Arc::new(grants) });
+            let max_body = grants.max_request_body.unwrap_or(config.limits.max_body as u64);
+            components.push(LoadedComponent { pre, grants: Arc::new(grants), max_body });
         }
         let routes = app
             .manifest
@@ -89,7 +97,7 @@ impl Runtime {
         let router = Router::new(routes).with_context(|| format!("{}: key `trigger.http`", app.path.display()))?;
 
         start_epoch_ticker(&engine);
-        let slots = tokio::sync::Semaphore::new(config.limits.max_instances as usize);
+        let slots = Arc::new(Semaphore::new(config.limits.max_instances as usize));
         Ok(Runtime { engine, components, router, services, limits: config.limits, slots, cache_stats })
     }
 
@@ -103,18 +111,34 @@ impl Runtime {
         &self.limits
     }
 
-    /// Routes a request with a fully read body to its component and returns the guest's response.
-    pub async fn handle(&self, request: http::Request<Bytes>, client: std::net::SocketAddr) -> HostResponse {
+    /// Routes a request to its component and returns the guest's response. The request body goes to the
+    /// guest as it arrives, counted against the component's limit: over it, the answer is 413 if the guest
+    /// has not answered yet, and the guest's response is cut otherwise.
+    pub async fn handle<B>(&self, request: http::Request<B>, client: std::net::SocketAddr) -> HostResponse
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let path = request.uri().path().to_string();
         let Some(found) = self.router.route(&path) else {
             return error_response(404, "not_found", &format!("no route for {path}"));
         };
         let component = &self.components[*found.target];
-        let request = with_spin_headers(request, &found, client);
-        let Ok(_slot) = self.slots.acquire().await else {
+        let limit = component.max_body;
+        let declared =
+            request.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit) {
+            return too_large(limit);
+        }
+        let (mut parts, body) = request.into_parts();
+        set_spin_headers(&mut parts, &found, client);
+        let overflow = Arc::new(Overflow::default());
+        let request = http::Request::from_parts(parts, LimitedBody::new(body, limit, overflow.clone()));
+        let Ok(slot) = self.slots.clone().acquire_owned().await else {
             return error_response(503, "unavailable", "the host is shutting down");
         };
-        match tokio::time::timeout(self.limits.request_timeout, self.call(component, request)).await {
+        let call = self.call(component, request, slot, overflow);
+        match tokio::time::timeout(self.limits.request_timeout, call).await {
             Ok(Ok(response)) => response,
             Ok(Err(Failure::Interrupted)) | Err(_) => timeout_response(),
             Ok(Err(Failure::Other(error))) => {
@@ -124,7 +148,16 @@ impl Runtime {
         }
     }
 
-    async fn call(&self, component: &LoadedComponent, request: http::Request<Bytes>) -> Result<HostResponse, Failure> {
+    /// Runs the guest on a task of its own that owns the Store and the slot, so both live until the guest
+    /// has finished, after its response head (a body still streaming, or a client reading slowly, keeps
+    /// them) and never past the request timeout; returns once the guest has answered.
+    async fn call(
+        &self,
+        component: &LoadedComponent,
+        request: http::Request<LimitedBody>,
+        slot: OwnedSemaphorePermit,
+        overflow: Arc<Overflow>,
+    ) -> Result<HostResponse, Failure> {
         let state = State::new(component.grants.clone(), self.services.clone(), self.limits.max_memory);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
@@ -132,20 +165,35 @@ impl Runtime {
         store.epoch_deadline_trap();
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let request =
-            request.map(|body| Full::new(body).map_err(|never| -> wasmtime_wasi_http::Error { match never {} }));
         let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
         let outparam = store.data_mut().http().new_response_outparam(sender)?;
         let proxy = component.pre.instantiate_async(&mut store).await?;
+        let timeout = self.limits.request_timeout;
         let task = tokio::task::spawn(async move {
-            proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await
+            let handled = proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam);
+            // The epoch deadline stops a guest that computes; this one stops a guest blocked in a host call.
+            let handled = tokio::time::timeout(timeout, handled).await.unwrap_or_else(|_| Err(Trap::Interrupt.into()));
+            // The instance goes back to the pool before its slot goes to another request.
+            drop(store);
+            drop(slot);
+            handled
         });
         let mut guard = AbortOnDrop(Some(task));
-        match receiver.await {
+        let limit = component.max_body;
+        let answered = tokio::select! {
+            biased;
+            // The request body went over the limit before the guest answered (a guest that answers because
+            // of it answers after this is set).
+            () = overflow.wait() => return Ok(too_large(limit)),
+            answered = receiver => answered,
+        };
+        match answered {
             Ok(Ok(response)) => {
                 // The guest may still be streaming the body: let its task run to completion.
                 guard.0 = None;
-                Ok(response.map(|body| body.map_err(anyhow::Error::from).boxed_unsync()))
+                Ok(response
+                    .map(|body| CutOnOverflow::new(body.map_err(anyhow::Error::from).boxed_unsync(), overflow, limit))
+                    .map(BodyExt::boxed_unsync))
             }
             Ok(Err(code)) => Err(Failure::Other(anyhow::anyhow!("guest answered with error code {code:?}"))),
             Err(_) => {
@@ -191,12 +239,11 @@ impl Drop for AbortOnDrop {
 }
 
 /// Replaces any client-sent `spin-*` headers with the ones Spin sets.
-fn with_spin_headers(
-    request: http::Request<Bytes>,
+fn set_spin_headers(
+    parts: &mut http::request::Parts,
     found: &crate::router::RouteMatch<'_, usize>,
     client: std::net::SocketAddr,
-) -> http::Request<Bytes> {
-    let (mut parts, body) = request.into_parts();
+) {
     let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost").to_string();
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let stale: Vec<_> = parts.headers.keys().filter(|k| k.as_str().starts_with("spin-")).cloned().collect();
@@ -224,7 +271,6 @@ fn with_spin_headers(
     {
         parts.uri = uri;
     }
-    http::Request::from_parts(parts, body)
 }
 
 /// A JSON error produced by the host itself (SPEC §1's body).
@@ -235,6 +281,10 @@ pub fn error_response(status: u16, code: &str, detail: &str) -> HostResponse {
         .header(http::header::CONTENT_TYPE, "application/json; charset=utf-8")
         .body(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync())
         .expect("static response parts are valid")
+}
+
+fn too_large(limit: u64) -> HostResponse {
+    error_response(413, "payload_too_large", &format!("request body is larger than {limit} bytes"))
 }
 
 fn timeout_response() -> HostResponse {

@@ -1,43 +1,15 @@
-//! The HTTP server: hyper over TCP, bodies read up to the limit (413 beyond), graceful shutdown that
-//! stops accepting and lets in-flight requests finish.
+//! The HTTP server: hyper over TCP, each request handed to the runtime with its body still streaming
+//! (`Runtime::handle` enforces the limits), graceful shutdown that stops accepting and lets in-flight
+//! requests finish.
 
-use crate::runtime::{HostResponse, Runtime, error_response};
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Body;
+use crate::runtime::Runtime;
 use hyper_util::rt::TokioIo;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// How long shutdown waits for in-flight requests.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Reads the request body within the runtime's limit and hands the request to the runtime: for a request
-/// from a client (hyper's `Incoming` body) and for one the host makes itself (`tick`).
-pub async fn serve_one<B>(runtime: &Runtime, request: http::Request<B>, client: SocketAddr) -> HostResponse
-where
-    B: Body,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let limit = runtime.limits().max_body;
-    let declared =
-        request.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return too_large(limit);
-    }
-    let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => return too_large(limit),
-        Err(_) => return error_response(400, "bad_request", "the request body could not be read"),
-    };
-    runtime.handle(http::Request::from_parts(parts, body), client).await
-}
-
-fn too_large(limit: usize) -> HostResponse {
-    error_response(413, "payload_too_large", &format!("request body is larger than {limit} bytes"))
-}
 
 /// Accepts connections until `shutdown` resolves, then drains in-flight requests.
 pub async fn serve(
@@ -64,7 +36,7 @@ pub async fn serve(
                 let runtime = runtime.clone();
                 let service = hyper::service::service_fn(move |request| {
                     let runtime = runtime.clone();
-                    async move { Ok::<_, std::convert::Infallible>(serve_one(&runtime, request, client).await) }
+                    async move { Ok::<_, std::convert::Infallible>(runtime.handle(request, client).await) }
                 });
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);

@@ -1,6 +1,6 @@
 //! `[[application.tool.conveyor.tick]]`: the host POSTs to a route every `every_seconds`, as an external cron
 //! does where the application runs on Spin. The request takes the path of one that came over HTTP
-//! (`server::serve_one`: same router, component, limits and Spin headers), from the host itself: no
+//! (`Runtime::handle`: same router, component, limits and Spin headers), from the host itself: no
 //! credentials, client address 127.0.0.1, no `Origin` or `Sec-Fetch-Site`.
 
 use crate::manifest::Tick;
@@ -74,7 +74,7 @@ async fn call(runtime: &Runtime, route: &str, host: SocketAddr) -> Result<(), St
         .header(http::header::USER_AGENT, "conveyor-tick")
         .body(Full::new(Bytes::new()))
         .map_err(|error| format!("cannot make the request: {error}"))?;
-    let response = crate::server::serve_one(runtime, request, FROM).await;
+    let response = runtime.handle(request, FROM).await;
     let status = response.status();
     let body = match response.into_body().collect().await {
         Ok(body) => body.to_bytes(),

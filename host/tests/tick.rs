@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use conveyor::HostOptions;
 use conveyor::runtime::Runtime;
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,7 +43,7 @@ fn scratch(name: &str) -> PathBuf {
 
 /// What the fixture stored under `key`, asked of the runtime directly: no client talks to the host.
 async fn stored(runtime: &Runtime, key: &str) -> String {
-    let request = http::Request::get(format!("/fixture/stored/{key}")).body(Bytes::new()).unwrap();
+    let request = http::Request::get(format!("/fixture/stored/{key}")).body(Full::new(Bytes::new())).unwrap();
     let response = runtime.handle(request, "127.0.0.1:1".parse().unwrap()).await;
     assert_eq!(response.status(), 200, "reading `{key}`");
     let body = response.into_body().collect().await.unwrap().to_bytes();

@@ -182,6 +182,47 @@ impl Response {
     }
 }
 
+/// A request body read chunk by chunk, as it arrives (the body of a [`crate::router::streamed`] route).
+pub trait BodySource {
+    /// The next chunk, or `None` at the end of the body.
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ApiError>;
+}
+
+/// A body already in memory, as one chunk (native tests, and routes whose body was read whole).
+pub struct WholeBody(pub Option<Vec<u8>>);
+
+impl BodySource for WholeBody {
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ApiError> {
+        Ok(self.0.take().filter(|chunk| !chunk.is_empty()))
+    }
+}
+
+/// Where a streamed answer goes: its head once, then its body chunk by chunk. A write fails when the client
+/// has gone.
+pub trait ResponseWriter {
+    /// Sends the status and headers (`head.body` is ignored).
+    fn head(&mut self, head: &Response) -> Result<(), ApiError>;
+    /// Sends a piece of the body.
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ApiError>;
+}
+
+/// A [`ResponseWriter`] that collects the answer in memory (native tests, and [`crate::router::Router::handle`]).
+#[derive(Debug, Default)]
+pub struct CollectedResponse(pub Option<Response>);
+
+impl ResponseWriter for CollectedResponse {
+    fn head(&mut self, head: &Response) -> Result<(), ApiError> {
+        self.0 = Some(Response { body: Vec::new(), ..head.clone() });
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
+        let response = self.0.as_mut().ok_or_else(|| ApiError::internal("body written before the head"))?;
+        response.body.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
 impl From<ApiError> for Response {
     fn from(error: ApiError) -> Self {
         Response::error(&error)

@@ -3,7 +3,7 @@
 
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::http::{BODY_LIMIT, Request, Response};
+use crate::http::{BODY_LIMIT, BodySource, CollectedResponse, Request, Response, ResponseWriter, WholeBody};
 use crate::platform::{Kv, Platform};
 use crate::query::{Listing, Resource, Scope};
 use std::cell::OnceCell;
@@ -11,7 +11,7 @@ use std::cell::OnceCell;
 /// What a handler gets: the request, its path parameters and the platform's services.
 pub struct Ctx<'a> {
     pub request: Request,
-    params: Vec<(&'static str, String)>,
+    params: Params,
     platform: &'a dyn Platform,
     body_limit: usize,
     changes_state: bool,
@@ -74,22 +74,46 @@ impl<'a> Ctx<'a> {
 /// A route handler.
 pub type Handler = fn(&Ctx) -> Result<Response, ApiError>;
 
+/// A streamed route's handler: it reads the request body from `body` as it arrives (`ctx.request.body` is
+/// empty), and either answers a whole [`Response`] or writes its head and body to `out` itself and answers
+/// `None`. An error before the head is answered as any handler's; after it, the body is cut short.
+pub type StreamedHandler = fn(&Ctx, &mut dyn BodySource, &mut dyn ResponseWriter) -> Result<Option<Response>, ApiError>;
+
+#[derive(Clone, Copy)]
+enum Action {
+    Whole(Handler),
+    Streamed(StreamedHandler),
+}
+
+/// A matched route's path parameters, by name.
+type Params = Vec<(&'static str, String)>;
+
 /// One entry of a route table.
 pub struct Route {
     method: &'static str,
     segments: Vec<&'static str>,
-    handler: Handler,
+    action: Action,
     body_limit: usize,
     changes_state: bool,
 }
 
 /// A route with the default body limit.
 pub fn route(method: &'static str, pattern: &'static str, handler: Handler) -> Route {
-    let changes_state = !matches!(method, "GET" | "HEAD" | "OPTIONS");
-    Route { method, segments: split(pattern).collect(), handler, body_limit: BODY_LIMIT, changes_state }
+    Route::new(method, pattern, Action::Whole(handler), BODY_LIMIT)
+}
+
+/// A route whose request and response bodies stream (large uploads and downloads, Server-Sent Events); the
+/// handler enforces its own body limit as it reads.
+pub fn streamed(method: &'static str, pattern: &'static str, handler: StreamedHandler) -> Route {
+    Route::new(method, pattern, Action::Streamed(handler), usize::MAX)
 }
 
 impl Route {
+    fn new(method: &'static str, pattern: &'static str, action: Action, body_limit: usize) -> Self {
+        let changes_state = !matches!(method, "GET" | "HEAD" | "OPTIONS");
+        Self { method, segments: split(pattern).collect(), action, body_limit, changes_state }
+    }
+
     /// Overrides the body limit (bulk routes).
     pub fn body_limit(mut self, limit: usize) -> Self {
         self.body_limit = limit;
@@ -103,7 +127,7 @@ impl Route {
         self
     }
 
-    fn matches(&self, path: &[&str]) -> Option<Vec<(&'static str, String)>> {
+    fn matches(&self, path: &[&str]) -> Option<Params> {
         if path.len() != self.segments.len() {
             return None;
         }
@@ -144,35 +168,117 @@ impl Router {
         self.handle_mapped(platform, request, Response::error)
     }
 
-    /// Dispatches a request, answering every error (including 404/405/413 of the table itself) with
-    /// `on_error`: the wire-compatible surfaces render errors in their own envelope.
+    /// Dispatches a request whose body is in memory, answering every error (including 404/405/413 of the
+    /// table itself) with `on_error`: the wire-compatible surfaces render errors in their own envelope.
     pub fn handle_mapped(
         &self,
         platform: &dyn Platform,
-        request: Request,
+        mut request: Request,
         on_error: fn(&ApiError) -> Response,
     ) -> Response {
+        let mut body = WholeBody(Some(std::mem::take(&mut request.body)));
+        let mut out = CollectedResponse::default();
+        self.serve(platform, request, &mut body, &mut out, on_error);
+        out.0.unwrap_or_else(|| on_error(&ApiError::internal("the handler answered nothing")))
+    }
+
+    /// Dispatches a request whose body arrives from `body`, answering through `out`: a route of the table
+    /// reads its body whole within its limit (413 above), a [`streamed`] route reads it as it arrives.
+    pub fn serve(
+        &self,
+        platform: &dyn Platform,
+        request: Request,
+        body: &mut dyn BodySource,
+        out: &mut dyn ResponseWriter,
+        on_error: fn(&ApiError) -> Response,
+    ) {
+        let (route, params) = match self.find(&request) {
+            Ok(found) => found,
+            Err(error) => return send(out, on_error(&error)),
+        };
+        let mut ctx = Ctx {
+            params,
+            body_limit: route.body_limit,
+            changes_state: route.changes_state,
+            ..Ctx::new(platform, request)
+        };
+        match route.action {
+            Action::Whole(handler) => {
+                match read_whole(body, route.body_limit) {
+                    Ok(bytes) => ctx.request.body = bytes,
+                    Err(error) => return send(out, on_error(&error)),
+                }
+                send(out, handler(&ctx).unwrap_or_else(|error| on_error(&error)));
+            }
+            Action::Streamed(handler) => {
+                let mut tracked = Tracked { out, started: false };
+                match handler(&ctx, body, &mut tracked) {
+                    Ok(Some(response)) => send(tracked.out, response),
+                    Ok(None) => {}
+                    Err(error) if !tracked.started => send(tracked.out, on_error(&error)),
+                    Err(error) => error.log_internal(),
+                }
+            }
+        }
+    }
+
+    /// The route for a request and its path parameters: 404 when no path matches, 405 when only the
+    /// method does not (GET routes also answer HEAD).
+    fn find(&self, request: &Request) -> Result<(&Route, Params), ApiError> {
         let path: Vec<&str> = split(&request.path).collect();
         let mut path_matched = false;
         for route in &self.routes {
             let Some(params) = route.matches(&path) else { continue };
             path_matched = true;
-            let method_matches = route.method == request.method || (route.method == "GET" && request.method == "HEAD");
-            if !method_matches {
-                continue;
+            if route.method == request.method || (route.method == "GET" && request.method == "HEAD") {
+                return Ok((route, params));
             }
-            if request.body.len() > route.body_limit {
-                return on_error(&ApiError::PayloadTooLarge { limit: route.body_limit });
-            }
-            let (handler, body_limit, changes_state) = (route.handler, route.body_limit, route.changes_state);
-            let ctx = Ctx { params, body_limit, changes_state, ..Ctx::new(platform, request) };
-            return handler(&ctx).unwrap_or_else(|error| on_error(&error));
         }
-        on_error(&if path_matched {
+        Err(if path_matched {
             ApiError::MethodNotAllowed
         } else {
             ApiError::NotFound(format!("no route for {}", request.path))
         })
+    }
+}
+
+/// Sends a whole response (a client that went away is no error of ours).
+fn send(out: &mut dyn ResponseWriter, response: Response) {
+    if out.head(&response).is_ok() && !response.body.is_empty() {
+        let _ = out.write(&response.body);
+    }
+}
+
+/// Reads a body whole: 413 once it passes `limit`.
+fn read_whole(body: &mut dyn BodySource, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.next_chunk()? {
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        if bytes.is_empty() {
+            bytes = chunk;
+        } else {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    Ok(bytes)
+}
+
+/// A writer that remembers whether the head was sent (after it, an error can only cut the body short).
+struct Tracked<'o> {
+    out: &'o mut dyn ResponseWriter,
+    started: bool,
+}
+
+impl ResponseWriter for Tracked<'_> {
+    fn head(&mut self, head: &Response) -> Result<(), ApiError> {
+        self.started = true;
+        self.out.head(head)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
+        self.out.write(bytes)
     }
 }
 
@@ -229,5 +335,47 @@ mod tests {
         }
         let body: serde_json::Value = serde_json::from_slice(&call("GET", "/api/v1/users/a%20b", 0).body).unwrap();
         assert_eq!(body["user"], "a b");
+    }
+
+    /// Counts the body's bytes chunk by chunk, then streams them back as a count per chunk.
+    fn counter(_: &Ctx, body: &mut dyn BodySource, out: &mut dyn ResponseWriter) -> Result<Option<Response>, ApiError> {
+        let mut sizes = Vec::new();
+        while let Some(chunk) = body.next_chunk()? {
+            sizes.push(chunk.len());
+        }
+        if sizes.is_empty() {
+            return Err(ApiError::invalid_field("body", "empty"));
+        }
+        out.head(&Response::raw(200, "text/plain", ""))?;
+        for size in sizes {
+            out.write(format!("{size};").as_bytes())?;
+        }
+        Err(ApiError::internal("cut after the head: the body stands as written"))
+    }
+
+    /// A body that arrives in three pieces.
+    struct Pieces(Vec<Vec<u8>>);
+    impl BodySource for Pieces {
+        fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, ApiError> {
+            Ok((!self.0.is_empty()).then(|| self.0.remove(0)))
+        }
+    }
+
+    #[test]
+    fn streamed_routes_read_and_write_as_bytes_flow_and_others_read_whole_within_their_limit() {
+        let router =
+            Router::new(vec![streamed("POST", "/up", counter), route("POST", "/small", database).body_limit(4)]);
+        let serve = |path: &str, pieces: Vec<Vec<u8>>| {
+            let request = Request { method: "POST".into(), path: path.into(), ..Request::default() };
+            let mut out = CollectedResponse::default();
+            router.serve(&NoPlatform, request, &mut Pieces(pieces), &mut out, Response::error);
+            out.0.unwrap()
+        };
+        let answer = serve("/up", vec![vec![1; 3], vec![2; 5], vec![3; 7]]);
+        assert_eq!((answer.status, answer.body), (200, b"3;5;7;".to_vec()));
+        assert_eq!(serve("/up", vec![]).status, 422, "an error before the head is answered");
+        assert_eq!(serve("/small", vec![vec![1; 3], vec![2; 2]]).status, 413, "the limit counts every chunk");
+        assert_eq!(serve("/small", vec![vec![1; 2], vec![2; 2]]).status, 503, "within the limit: the handler ran");
+        assert_eq!(serve("/none", vec![]).status, 404);
     }
 }

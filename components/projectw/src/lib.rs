@@ -13,6 +13,7 @@ mod runner_routes;
 
 use conveyor_core::compat::projectw::wire::{self, Refusal};
 use conveyor_core::http::BULK_BODY_LIMIT;
+use conveyor_core::router::streamed;
 use conveyor_core::{ApiError, Response, Router, route};
 
 /// A handler's answer: a refusal is an answer too, in Project-W's shape.
@@ -30,11 +31,11 @@ fn router() -> Router {
         route("POST", "/api/runners/register", |ctx| answer(runner_routes::register(ctx))),
         route("POST", "/api/runners/heartbeat", |ctx| answer(runner_routes::heartbeat(ctx))),
         route("GET", "/api/runners/retrieve_job_info", |ctx| answer(runner_routes::job_info(ctx))),
-        route("POST", "/api/runners/retrieve_job_audio", |ctx| answer(runner_routes::job_audio(ctx))),
+        streamed("POST", "/api/runners/retrieve_job_audio", runner_routes::job_audio),
         route("POST", "/api/runners/submit_job_result", |ctx| answer(runner_routes::submit_result(ctx)))
             .body_limit(BULK_BODY_LIMIT),
         route("POST", "/api/runners/unregister", |ctx| answer(runner_routes::unregister(ctx))),
-        route("POST", "/api/jobs/submit_job", |ctx| answer(job_routes::submit_job(ctx))).body_limit(BULK_BODY_LIMIT),
+        streamed("POST", "/api/jobs/submit_job", job_routes::submit_job),
         route("GET", "/api/jobs/info", |ctx| answer(job_routes::info(ctx))),
         route("GET", "/api/jobs/get", |ctx| answer(job_routes::get(ctx))),
         route("GET", "/api/jobs/count", |ctx| answer(job_routes::count(ctx))),
@@ -50,6 +51,6 @@ fn router() -> Router {
 }
 
 #[spin_sdk::http_component]
-fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
-    conveyor_core::entry::serve_mapped(&router(), request, wire::error)
+fn handle(request: spin_sdk::http::IncomingRequest, out: spin_sdk::http::ResponseOutparam) {
+    conveyor_core::entry::serve_streaming(&router(), request, out, wire::error)
 }

@@ -4,8 +4,9 @@ use crate::caller;
 use conveyor_core::clock;
 use conveyor_core::compat::projectw::bodies;
 use conveyor_core::compat::projectw::wire::{self, Refusal};
+use conveyor_core::http::{BodySource, ResponseWriter};
 use conveyor_core::projectw::runners;
-use conveyor_core::{Ctx, Response};
+use conveyor_core::{ApiError, Ctx, Response};
 
 /// `POST /api/runners/register` → `{"id", "session_token"}`.
 pub fn register(ctx: &Ctx) -> Result<Response, Refusal> {
@@ -31,11 +32,23 @@ pub fn job_info(ctx: &Ctx) -> Result<Response, Refusal> {
 }
 
 /// `POST /api/runners/retrieve_job_audio?session_token=` → the audio, `Content-Type: audio/` as Project-W
-/// sends it (the runner only reads the part before the slash).
-pub fn job_audio(ctx: &Ctx) -> Result<Response, Refusal> {
+/// sends it (the runner only reads the part before the slash), streamed chunk by chunk from storage.
+pub fn job_audio(
+    ctx: &Ctx,
+    _: &mut dyn BodySource,
+    out: &mut dyn ResponseWriter,
+) -> Result<Option<Response>, ApiError> {
     let now = clock::now();
-    let runner = caller::online_runner(ctx, now)?;
-    Ok(Response::raw(200, "audio/", runners::job_audio(ctx.db()?, &runner, now)?))
+    let audio = caller::online_runner(ctx, now).and_then(|runner| Ok(runners::job_audio(ctx.db()?, &runner, now)?));
+    let mut audio = match audio {
+        Ok(audio) => audio,
+        Err(refusal) => return Ok(Some(refusal.response())),
+    };
+    out.head(&Response::raw(200, "audio/", Vec::new()))?;
+    while let Some(chunk) = audio.next_chunk(ctx.db()?)? {
+        out.write(&chunk)?;
+    }
+    Ok(None)
 }
 
 /// `POST /api/runners/submit_job_result?session_token=` `{"error_msg", "transcript"}` → `"Success"`.

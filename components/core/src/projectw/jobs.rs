@@ -25,34 +25,92 @@ fn job_task() -> TaskSpec {
     }
 }
 
-/// Submits a job for `owner`: settings by id (400 when not theirs), else their default, else `defaults`
-/// (Project-W's, from its surface); the audio is stored in chunks. Answers the job id.
+/// A file being uploaded: its bytes are written as chunks of [`CHUNK_BYTES`] fill, so neither the request
+/// nor the file is ever held whole; [`submit`] makes it a job's audio, [`Upload::discard`] frees it.
+#[derive(Debug)]
+pub struct Upload {
+    id: i64,
+    seq: i64,
+    pending: Vec<u8>,
+    bytes: u64,
+}
+
+impl Upload {
+    /// Starts an upload for `owner`.
+    pub fn begin(db: &dyn Db, owner: i64, now: i64) -> Result<Self, ApiError> {
+        Ok(Self { id: store::insert_upload(db, owner, now)?, seq: 0, pending: Vec::new(), bytes: 0 })
+    }
+
+    /// Appends bytes, writing every full chunk.
+    pub fn write(&mut self, db: &dyn Db, mut bytes: &[u8]) -> Result<(), ApiError> {
+        self.bytes += bytes.len() as u64;
+        while !bytes.is_empty() {
+            let take = bytes.len().min(CHUNK_BYTES - self.pending.len());
+            self.pending.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.pending.len() == CHUNK_BYTES {
+                self.flush(db)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// How many bytes were written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    fn flush(&mut self, db: &dyn Db) -> Result<(), ApiError> {
+        if !self.pending.is_empty() {
+            store::insert_chunk(db, self.id, self.seq, &self.pending)?;
+            self.seq += 1;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// Frees what was written (an upload refused or cut short).
+    pub fn discard(self, db: &dyn Db) -> Result<(), ApiError> {
+        Ok(store::delete_upload(db, self.id)?)
+    }
+}
+
+/// Submits a job for `owner` with an uploaded file: settings by id (400 when not theirs), else their default,
+/// else `defaults` (Project-W's, from its surface). Answers the job id; on an error the upload is freed.
 #[allow(clippy::too_many_arguments, reason = "one value per input of the operation")]
 pub fn submit(
     db: &dyn Db,
     kv: &dyn Kv,
     owner: i64,
     file_name: &str,
-    audio: &[u8],
+    mut upload: Upload,
     settings_id: Option<i64>,
     defaults: &str,
     now: i64,
 ) -> Result<i64, ApiError> {
-    let settings = match settings_id {
-        Some(id) => store::settings(db, owner, Some(id))?.ok_or_else(|| {
-            ApiError::bad_request("invalid_settings", format!("The provided job_settings_id of '{id}' is invalid"))
-        })?,
-        None => store::settings(db, owner, None)?.unwrap_or_else(|| defaults.to_string()),
-    };
-    let project = jobs_project(db, now)?;
-    db::transaction(db, || {
-        let task = tasks::submit(db, kv, &project, &job_task(), now)?;
-        store::insert_job(db, task.id, owner, file_name, &settings, now)?;
-        for (seq, chunk) in audio.chunks(CHUNK_BYTES).enumerate() {
-            store::insert_chunk(db, task.id, seq as i64, chunk)?;
-        }
-        Ok(task.id)
-    })
+    let submitted = upload.flush(db).and_then(|()| {
+        let settings = match settings_id {
+            Some(id) => store::settings(db, owner, Some(id))?.ok_or_else(|| {
+                ApiError::bad_request("invalid_settings", format!("The provided job_settings_id of '{id}' is invalid"))
+            })?,
+            None => store::settings(db, owner, None)?.unwrap_or_else(|| defaults.to_string()),
+        };
+        let project = jobs_project(db, now)?;
+        db::transaction(db, || {
+            let task = tasks::submit(db, kv, &project, &job_task(), now)?;
+            store::insert_job(db, task.id, owner, upload.id, file_name, &settings, now)?;
+            Ok(task.id)
+        })
+    });
+    if submitted.is_err() {
+        upload.discard(db)?;
+    }
+    submitted
+}
+
+/// Frees uploads that no job took within an hour (their clients went away mid-way); answers how many.
+pub fn sweep_abandoned_uploads(db: &dyn Db, now: i64) -> Result<i64, ApiError> {
+    Ok(store::delete_abandoned_uploads(db, now - 3600)?)
 }
 
 /// A job's `step`, as Project-W computes it (first match wins).

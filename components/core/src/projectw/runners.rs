@@ -212,19 +212,28 @@ pub fn job_info(db: &dyn Db, runner: &RunnerRow, now: i64) -> Result<HeldJob, Ap
     Ok(HeldJob { id: job.id, settings: super::settings_json(&job.settings) })
 }
 
-/// The held job's audio; the runner is then processing it.
-pub fn job_audio(db: &dyn Db, runner: &RunnerRow, now: i64) -> Result<Vec<u8>, ApiError> {
+/// The held job's audio, read chunk by chunk; the runner is then processing it.
+pub fn job_audio(db: &dyn Db, runner: &RunnerRow, now: i64) -> Result<Audio, ApiError> {
     let job = held_job(db, runner, "job audio", now)?;
     store::set_task(db, runner.worker, Some(job.id), true)?;
-    let chunks = store::chunk_count(db, job.id)?;
-    let mut audio = Vec::new();
-    for seq in 0..chunks {
-        let chunk = store::chunk(db, job.id, seq)?;
-        audio.extend(
-            chunk.ok_or_else(|| ApiError::internal(format!("audio chunk {seq} of job {} is missing", job.id)))?,
-        );
+    Ok(Audio { upload: store::job_upload(db, job.id)?, seq: 0 })
+}
+
+/// A job's audio being read, one stored chunk at a time.
+#[derive(Debug)]
+pub struct Audio {
+    upload: Option<i64>,
+    seq: i64,
+}
+
+impl Audio {
+    /// The next chunk, `None` at the end (or once the audio was freed, e.g. by an abort while it streams).
+    pub fn next_chunk(&mut self, db: &dyn Db) -> Result<Option<Vec<u8>>, ApiError> {
+        let Some(upload) = self.upload else { return Ok(None) };
+        let chunk = store::chunk(db, upload, self.seq)?;
+        self.seq += 1;
+        Ok(chunk)
     }
-    Ok(audio)
 }
 
 /// A runner's result: a transcript in every type (in [`TRANSCRIPT_TYPES`] order; `as_json` is JSON text),

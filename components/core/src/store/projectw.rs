@@ -275,46 +275,77 @@ pub fn window(
     db.execute(&sql, &[owner.into(), limit.into(), offset.into()])?.map_all(|row| row.int("task"))
 }
 
-/// Inserts a job's row.
+/// Inserts a job's row, owning the completed `upload`.
 pub fn insert_job(
     db: &dyn Db,
     task: i64,
     owner: i64,
+    upload: i64,
     file_name: &str,
     settings: &str,
     now: i64,
 ) -> Result<(), DbError> {
     db.execute(
-        "INSERT INTO projectw_jobs (task, owner, file_name, settings, created_at) VALUES (?, ?, ?, ?, ?)",
-        &[task.into(), owner.into(), file_name.into(), settings.into(), now.into()],
+        "INSERT INTO projectw_jobs (task, owner, upload, file_name, settings, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        &[task.into(), owner.into(), upload.into(), file_name.into(), settings.into(), now.into()],
     )?;
     Ok(())
 }
 
-/// Stores one chunk of a job's audio.
-pub fn insert_chunk(db: &dyn Db, job: i64, seq: i64, data: &[u8]) -> Result<(), DbError> {
+/// Starts an upload for `owner`; returns its id.
+pub fn insert_upload(db: &dyn Db, owner: i64, now: i64) -> Result<i64, DbError> {
     db.execute(
-        "INSERT INTO projectw_audio (job, seq, data) VALUES (?, ?, ?)",
-        &[job.into(), seq.into(), Value::Blob(data.to_vec())],
+        "INSERT INTO projectw_uploads (owner, created_at) VALUES (?, ?) RETURNING id",
+        &[owner.into(), now.into()],
+    )?
+    .map_first(|row| row.int("id"))?
+    .ok_or_else(|| DbError::Other("no id returned".into()))
+}
+
+/// Appends chunk `seq` to an upload.
+pub fn insert_chunk(db: &dyn Db, upload: i64, seq: i64, data: &[u8]) -> Result<(), DbError> {
+    db.execute(
+        "INSERT INTO projectw_audio (upload, seq, data) VALUES (?, ?, ?)",
+        &[upload.into(), seq.into(), Value::Blob(data.to_vec())],
     )?;
     Ok(())
 }
 
-/// How many audio chunks a job has.
-pub fn chunk_count(db: &dyn Db, job: i64) -> Result<i64, DbError> {
-    let rows = db.execute("SELECT COUNT(*) AS n FROM projectw_audio WHERE job = ?", &[job.into()])?;
-    Ok(rows.map_first(|row| row.int("n"))?.unwrap_or(0))
+/// Deletes an upload and its chunks.
+pub fn delete_upload(db: &dyn Db, upload: i64) -> Result<(), DbError> {
+    db.execute("DELETE FROM projectw_uploads WHERE id = ?", &[upload.into()])?;
+    Ok(())
 }
 
-/// One audio chunk.
-pub fn chunk(db: &dyn Db, job: i64, seq: i64) -> Result<Option<Vec<u8>>, DbError> {
-    db.execute("SELECT data FROM projectw_audio WHERE job = ? AND seq = ?", &[job.into(), seq.into()])?
+/// Deletes uploads started before `before` that no job owns (clients that went away mid-upload); returns
+/// how many.
+pub fn delete_abandoned_uploads(db: &dyn Db, before: i64) -> Result<i64, DbError> {
+    let rows = db.execute(
+        "DELETE FROM projectw_uploads WHERE created_at < ? \
+         AND NOT EXISTS (SELECT 1 FROM projectw_jobs j WHERE j.upload = projectw_uploads.id) RETURNING id",
+        &[before.into()],
+    )?;
+    Ok(rows.rows.len() as i64)
+}
+
+/// The upload of a job, while it keeps its audio.
+pub fn job_upload(db: &dyn Db, job: i64) -> Result<Option<i64>, DbError> {
+    db.execute("SELECT upload FROM projectw_jobs WHERE task = ? AND upload IS NOT NULL", &[job.into()])?
+        .map_first(|row| row.int("upload"))
+}
+
+/// One chunk of an upload (`None` past its end, or once it was freed).
+pub fn chunk(db: &dyn Db, upload: i64, seq: i64) -> Result<Option<Vec<u8>>, DbError> {
+    db.execute("SELECT data FROM projectw_audio WHERE upload = ? AND seq = ?", &[upload.into(), seq.into()])?
         .map_first(|row| row.blob("data"))
 }
 
 /// Frees a job's audio.
 pub fn delete_audio(db: &dyn Db, job: i64) -> Result<(), DbError> {
-    db.execute("DELETE FROM projectw_audio WHERE job = ?", &[job.into()])?;
+    db.execute(
+        "DELETE FROM projectw_uploads WHERE id = (SELECT upload FROM projectw_jobs WHERE task = ?)",
+        &[job.into()],
+    )?;
     Ok(())
 }
 
@@ -379,6 +410,10 @@ pub fn download(db: &dyn Db, owner: i64, job: i64, kind: &str) -> Result<Option<
 /// Deletes `owner`'s jobs among `ids` (their audio and transcripts go with them).
 pub fn delete_jobs(db: &dyn Db, owner: i64, ids: &[i64]) -> Result<(), DbError> {
     for id in ids {
+        db.execute(
+            "DELETE FROM projectw_uploads WHERE id = (SELECT upload FROM projectw_jobs WHERE task = ? AND owner = ?)",
+            &[(*id).into(), owner.into()],
+        )?;
         db.execute("DELETE FROM projectw_jobs WHERE task = ? AND owner = ?", &[(*id).into(), owner.into()])?;
     }
     Ok(())
