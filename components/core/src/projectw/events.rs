@@ -73,8 +73,18 @@ pub fn prune(db: &dyn Db) -> Result<usize, ApiError> {
     Ok(store::prune_events(db, KEEP_SECONDS, PRUNE_BATCH)?)
 }
 
+/// Submits a job of `owner` with a byte of audio (tests).
+#[cfg(test)]
+pub(crate) fn submit_job(db: &dyn Db, owner: i64, name: &str, settings: &str, now: i64) -> Result<i64, ApiError> {
+    let kv = crate::platform::MemoryKv::default();
+    let mut upload = super::jobs::Upload::begin(db, owner, now)?;
+    upload.write(db, b"x")?;
+    super::jobs::submit(db, &kv, owner, name, upload, None, settings, now)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::submit_job;
     use super::*;
     use crate::connection::NativeDb;
     use crate::db::Value;
@@ -104,8 +114,8 @@ mod tests {
         let kv = MemoryKv::default();
         let (ada, bob) = (user(&db, "ada"), user(&db, "bob"));
         let start_ada = start(&db, None).unwrap();
-        let job = jobs::submit(&db, &kv, ada, "a.mp3", b"audio", None, "{}", 100).unwrap();
-        let other = jobs::submit(&db, &kv, bob, "b.mp3", b"audio", None, "{}", 100).unwrap();
+        let job = submit_job(&db, ada, "a.mp3", "{}", 100).unwrap();
+        let other = submit_job(&db, bob, "b.mp3", "{}", 100).unwrap();
         assert_eq!(kinds(&since(&db, ada, start_ada, 100).unwrap()), [(job, "job_created")]);
         assert_eq!(kinds(&since(&db, bob, start_ada, 100).unwrap()), [(other, "job_created")]);
 
@@ -169,11 +179,10 @@ mod tests {
     #[test]
     fn streams_start_at_the_newest_event_or_after_a_known_id() {
         let db = NativeDb::memory().unwrap();
-        let kv = MemoryKv::default();
         let ada = user(&db, "ada");
         assert_eq!(start(&db, None).unwrap(), 0);
-        let first = jobs::submit(&db, &kv, ada, "a", b"x", None, "{}", 0).unwrap();
-        jobs::submit(&db, &kv, ada, "b", b"x", None, "{}", 0).unwrap();
+        let first = submit_job(&db, ada, "a", "{}", 0).unwrap();
+        submit_job(&db, ada, "b", "{}", 0).unwrap();
         let newest = store::newest_event(&db).unwrap();
         assert_eq!(start(&db, None).unwrap(), newest);
         assert_eq!(start(&db, Some(1)).unwrap(), 1);
@@ -185,17 +194,16 @@ mod tests {
     #[test]
     fn pruning_drops_old_events_but_never_the_newest_so_ids_keep_growing() {
         let db = NativeDb::memory().unwrap();
-        let kv = MemoryKv::default();
         let ada = user(&db, "ada");
         for name in ["a", "b", "c"] {
-            jobs::submit(&db, &kv, ada, name, b"x", None, "{}", 0).unwrap();
+            submit_job(&db, ada, name, "{}", 0).unwrap();
         }
         let old = Value::Integer(KEEP_SECONDS + 60);
         db.execute("UPDATE projectw_events SET created_at = unixepoch() - ?", &[old]).unwrap();
         let newest = store::newest_event(&db).unwrap();
         assert_eq!(prune(&db).unwrap(), 2);
         assert_eq!(since(&db, ada, 0, 10).unwrap().iter().map(|e| e.id).collect::<Vec<_>>(), [newest]);
-        jobs::submit(&db, &kv, ada, "d", b"x", None, "{}", 0).unwrap();
+        submit_job(&db, ada, "d", "{}", 0).unwrap();
         assert!(store::newest_event(&db).unwrap() > newest, "a new event gets a new id");
         assert_eq!(prune(&db).unwrap(), 1, "the old one goes once a newer one exists");
     }
@@ -211,7 +219,7 @@ mod tests {
         let kv = MemoryKv::default();
         let ada = user(&db, "ada");
         for i in 0..1000 {
-            jobs::submit(&db, &kv, ada, &format!("{i}"), b"x", None, "{}", 0).unwrap();
+            submit_job(&db, ada, &format!("{i}"), "{}", 0).unwrap();
         }
         let input = serde_json::from_value(serde_json::json!({"name": "hot"})).unwrap();
         let project = crate::projects::create(&db, None, &input, 0).unwrap();

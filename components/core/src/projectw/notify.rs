@@ -120,7 +120,7 @@ mod tests {
     /// Runs a job of `owner` with `settings` through a runner that answers `result`.
     fn run_job(db: &dyn Db, owner: i64, settings: &str, result: runners::RunnerResult) -> i64 {
         let kv = MemoryKv::default();
-        let job = jobs::submit(db, &kv, owner, "a.mp3", b"x", None, settings, 0).unwrap();
+        let job = crate::projectw::events::submit_job(db, owner, "a.mp3", settings, 0).unwrap();
         let created = runners::create(db, 0).unwrap();
         let row = runners::authenticate(db, &created.token).unwrap();
         let info =
@@ -144,7 +144,7 @@ mod tests {
             run_job(&db, 1, asked, runners::RunnerResult::Transcript(["t", "s", "v", "w", "{}"].map(String::from)));
         let failure = run_job(&db, 2, asked, runners::RunnerResult::Error("CUDA: out of memory".into()));
         run_job(&db, 1, r#"{"email_notification": false}"#, runners::RunnerResult::Error("x".into()));
-        let aborted = jobs::submit(&db, &MemoryKv::default(), 1, "b", b"x", None, asked, 5).unwrap();
+        let aborted = crate::projectw::events::submit_job(&db, 1, "b", asked, 5).unwrap();
         jobs::abort(&db, 1, &[aborted], 6).unwrap();
 
         let hook = Recorder::default();

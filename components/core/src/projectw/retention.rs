@@ -1,8 +1,9 @@
 //! Retention (the tick `/api/admins/run-retention`): finished jobs older than the variable
 //! `job_retention_days` are deleted with their audio and transcripts (Project-W's
-//! `finished_job_retention_in_days`; unset keeps them forever), and job events older than a day are pruned.
+//! `finished_job_retention_in_days`; unset keeps them forever); job events older than a day are pruned and
+//! uploads no job took within an hour are swept.
 
-use super::events;
+use super::{events, jobs};
 use crate::db::{self, Db};
 use crate::error::ApiError;
 use crate::store::projectw as store;
@@ -24,24 +25,25 @@ pub fn days(value: Option<&str>) -> Option<i64> {
 pub struct Retained {
     pub jobs_deleted: usize,
     pub events_pruned: usize,
+    /// Uploads no job took within an hour (clients that went away mid-upload).
+    pub uploads_swept: i64,
 }
 
 /// Deletes the jobs that finished more than `days` days before `now` (up to [`JOB_BATCH`]; each is a
-/// `job_deleted` event for its owner), then prunes old events.
+/// `job_deleted` event for its owner), then prunes old events and sweeps abandoned uploads.
 pub fn run(db: &dyn Db, days: Option<i64>, now: i64) -> Result<Retained, ApiError> {
     let jobs_deleted = match days {
         Some(days) => db::transaction(db, || store::delete_finished_before(db, now - days * DAY, JOB_BATCH))?.len(),
         None => 0,
     };
-    Ok(Retained { jobs_deleted, events_pruned: events::prune(db)? })
+    let events_pruned = events::prune(db)?;
+    Ok(Retained { jobs_deleted, events_pruned, uploads_swept: jobs::sweep_abandoned_uploads(db, now)? })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::connection::NativeDb;
-    use crate::platform::MemoryKv;
-    use crate::projectw::jobs;
 
     #[test]
     fn the_variable_reads_as_whole_days_of_at_least_one() {
@@ -55,9 +57,8 @@ mod tests {
     #[test]
     fn only_jobs_finished_before_the_limit_go_with_their_transcripts() {
         let db = NativeDb::memory().unwrap();
-        let kv = MemoryKv::default();
         db.execute("INSERT INTO users (id, username, email, created_at) VALUES (1, 'ada', 'ada@x', 0)", &[]).unwrap();
-        let submit = |name: &str| jobs::submit(&db, &kv, 1, name, b"x", None, "{}", 0).unwrap();
+        let submit = |name: &str| crate::projectw::events::submit_job(&db, 1, name, "{}", 0).unwrap();
         let (old, recent, running) = (submit("old"), submit("recent"), submit("running"));
         jobs::abort(&db, 1, &[old], 10 * DAY).unwrap();
         jobs::abort(&db, 1, &[recent], 12 * DAY).unwrap();

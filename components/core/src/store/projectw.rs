@@ -582,6 +582,12 @@ pub fn delete_mail(db: &dyn Db, id: i64) -> Result<(), DbError> {
 /// Deletes up to `limit` jobs that finished before `cutoff` (their audio and transcripts go with them; their
 /// tasks stay as queue history); answers their ids.
 pub fn delete_finished_before(db: &dyn Db, cutoff: i64, limit: i64) -> Result<Vec<i64>, DbError> {
+    // A finished job's audio was freed when it finished; free any that is left all the same.
+    db.execute(
+        "DELETE FROM projectw_uploads WHERE id IN (SELECT upload FROM projectw_jobs \
+         WHERE finished_at IS NOT NULL AND finished_at < ? AND upload IS NOT NULL)",
+        &[cutoff.into()],
+    )?;
     db.execute(
         "DELETE FROM projectw_jobs WHERE task IN (SELECT task FROM projectw_jobs \
          WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at, task LIMIT ?) RETURNING task",
