@@ -3,6 +3,7 @@
 //! `projectw` services' over Conveyor's queue.
 
 pub mod bodies;
+pub mod events;
 pub mod multipart;
 pub mod settings;
 pub mod wire;
