@@ -42,9 +42,12 @@ pub struct Sent {
     pub dropped: usize,
 }
 
-/// Hands up to [`BATCH`] queued mails to `notifier`, oldest first, each removed once handed over.
-pub fn send_due(db: &dyn Db, notifier: &dyn Notifier, now: i64) -> Result<Sent, ApiError> {
+/// Hands up to [`BATCH`] queued mails to `notifier`, oldest first, each removed once handed over. Without a
+/// notifier (no `notify_url`) nothing is sent and queued mail waits for one, for [`KEEP_SECONDS`] at most
+/// ([`prune`], called by retention).
+pub fn send_due(db: &dyn Db, notifier: Option<&dyn Notifier>, now: i64) -> Result<Sent, ApiError> {
     let mut outcome = Sent::default();
+    let Some(notifier) = notifier else { return Ok(outcome) };
     for mail in store::claim_mail(db, now + CLAIM_SECONDS, BATCH, now)? {
         if mail.active {
             notifier.notify(&event(&mail));
@@ -55,6 +58,14 @@ pub fn send_due(db: &dyn Db, notifier: &dyn Notifier, now: i64) -> Result<Sent, 
         store::delete_mail(db, mail.id)?;
     }
     Ok(outcome)
+}
+
+/// How long queued mail waits for a notification hook before it is dropped.
+pub const KEEP_SECONDS: i64 = 24 * 60 * 60;
+
+/// Drops mail queued more than [`KEEP_SECONDS`] before `now` (an instance without a hook); answers how many.
+pub fn prune(db: &dyn Db, now: i64) -> Result<usize, ApiError> {
+    Ok(store::prune_mail(db, now - KEEP_SECONDS)?)
 }
 
 /// The hook's event: `projectw.job_finished` or `projectw.announcement`, with the address and name, and the
@@ -148,7 +159,7 @@ mod tests {
         jobs::abort(&db, 1, &[aborted], 6).unwrap();
 
         let hook = Recorder::default();
-        assert_eq!(send_due(&db, &hook, 10).unwrap(), Sent { sent: 2, dropped: 0 });
+        assert_eq!(send_due(&db, Some(&hook), 10).unwrap(), Sent { sent: 2, dropped: 0 });
         let events = hook.0.take();
         assert_eq!(events[0]["event"], "projectw.job_finished");
         assert_eq!(
@@ -162,7 +173,22 @@ mod tests {
         );
         assert_eq!(events[1]["error_msg"], "CUDA: out of memory");
         assert!(events[1]["body"].as_str().unwrap().contains("CUDA: out of memory"));
-        assert_eq!(send_due(&db, &hook, 11).unwrap(), Sent::default(), "each once");
+        assert_eq!(send_due(&db, Some(&hook), 11).unwrap(), Sent::default(), "each once");
+    }
+
+    #[test]
+    fn without_a_hook_mail_waits_a_day_and_is_then_dropped() {
+        let db = NativeDb::memory().unwrap();
+        users(&db);
+        let announcement = Announcement { subject: "s".into(), body: "b".into() };
+        announce(&db, &announcement, 100).unwrap();
+        assert_eq!(send_due(&db, None, 200).unwrap(), Sent::default());
+        assert_eq!(prune(&db, 100 + KEEP_SECONDS).unwrap(), 0);
+        let hook = Recorder::default();
+        assert_eq!(send_due(&db, Some(&hook), 300).unwrap().sent, 2, "a hook configured later sends it");
+        announce(&db, &announcement, 400).unwrap();
+        assert_eq!(prune(&db, 401 + KEEP_SECONDS).unwrap(), 2);
+        assert_eq!(send_due(&db, Some(&hook), 500).unwrap(), Sent::default());
     }
 
     #[test]
@@ -174,9 +200,9 @@ mod tests {
         // A sender claimed them and died before handing them over.
         assert_eq!(store::claim_mail(&db, 100, BATCH, 0).unwrap().len(), 2);
         let hook = Recorder::default();
-        assert_eq!(send_due(&db, &hook, 99).unwrap(), Sent::default(), "held by the first sender");
+        assert_eq!(send_due(&db, Some(&hook), 99).unwrap(), Sent::default(), "held by the first sender");
         db.execute("UPDATE users SET active = 0 WHERE id = 2", &[]).unwrap();
-        assert_eq!(send_due(&db, &hook, 100).unwrap(), Sent { sent: 1, dropped: 1 });
+        assert_eq!(send_due(&db, Some(&hook), 100).unwrap(), Sent { sent: 1, dropped: 1 });
         assert_eq!(
             hook.0.take(),
             [json!({"event": "projectw.announcement", "email": "ada@x", "username": "ada",

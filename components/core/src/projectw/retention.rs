@@ -1,9 +1,9 @@
 //! Retention (the tick `/api/admins/run-retention`): finished jobs older than the variable
 //! `job_retention_days` are deleted with their audio and transcripts (Project-W's
-//! `finished_job_retention_in_days`; unset keeps them forever); job events older than a day are pruned and
-//! uploads no job took within an hour are swept.
+//! `finished_job_retention_in_days`; unset keeps them forever); job events older than a day are pruned,
+//! uploads no job took within an hour are swept, and mail that waited a day for a notification hook dropped.
 
-use super::{events, jobs};
+use super::{events, jobs, notify};
 use crate::db::{self, Db};
 use crate::error::ApiError;
 use crate::store::projectw as store;
@@ -27,17 +27,20 @@ pub struct Retained {
     pub events_pruned: usize,
     /// Uploads no job took within an hour (clients that went away mid-upload).
     pub uploads_swept: i64,
+    /// Mail that waited a day for a notification hook (none is configured).
+    pub mail_dropped: usize,
 }
 
 /// Deletes the jobs that finished more than `days` days before `now` (up to [`JOB_BATCH`]; each is a
-/// `job_deleted` event for its owner), then prunes old events and sweeps abandoned uploads.
+/// `job_deleted` event for its owner), then prunes old events, abandoned uploads and mail nobody can send.
 pub fn run(db: &dyn Db, days: Option<i64>, now: i64) -> Result<Retained, ApiError> {
     let jobs_deleted = match days {
         Some(days) => db::transaction(db, || store::delete_finished_before(db, now - days * DAY, JOB_BATCH))?.len(),
         None => 0,
     };
     let events_pruned = events::prune(db)?;
-    Ok(Retained { jobs_deleted, events_pruned, uploads_swept: jobs::sweep_abandoned_uploads(db, now)? })
+    let uploads_swept = jobs::sweep_abandoned_uploads(db, now)?;
+    Ok(Retained { jobs_deleted, events_pruned, uploads_swept, mail_dropped: notify::prune(db, now)? })
 }
 
 #[cfg(test)]

@@ -595,3 +595,12 @@ pub fn delete_finished_before(db: &dyn Db, cutoff: i64, limit: i64) -> Result<Ve
     )?
     .map_all(|row| row.int("task"))
 }
+
+/// Deletes mail queued before `before` that nobody holds; answers how many.
+pub fn prune_mail(db: &dyn Db, before: i64) -> Result<usize, DbError> {
+    let rows = db.execute(
+        "DELETE FROM projectw_mail WHERE created_at < ? AND claimed_until IS NULL RETURNING id",
+        &[before.into()],
+    )?;
+    Ok(rows.rows.len())
+}
