@@ -1,6 +1,7 @@
 //! Bodies that flow through the host in chunks, never collected whole: a request body counted against
 //! its component's limit as its frames reach the guest, and a guest's response body that is cut when the
-//! request body it answers went over that limit after the guest had answered.
+//! request body it answers went over that limit after the guest had answered, or when the guest stopped
+//! before finishing it (a trap, or its request timeout).
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
@@ -98,21 +99,38 @@ impl Body for LimitedBody {
     }
 }
 
-/// A guest's response body, passed on frame by frame, that ends in an error (so the client sees it cut,
-/// not complete) once the request body went over its limit.
-pub struct CutOnOverflow {
-    inner: Boxed<anyhow::Error>,
-    overflow: Arc<Overflow>,
-    limit: u64,
-}
+/// Set by the guest's task when the guest stopped with an error (a trap, or its request timeout): a
+/// response body it was still writing then ends as if complete unless it is cut.
+#[derive(Debug, Default)]
+pub struct Stopped(AtomicBool);
 
-impl CutOnOverflow {
-    pub fn new(inner: Boxed<anyhow::Error>, overflow: Arc<Overflow>, limit: u64) -> CutOnOverflow {
-        CutOnOverflow { inner, overflow, limit }
+impl Stopped {
+    /// Must be called before the guest's Store is dropped (dropping it ends the body cleanly).
+    pub fn signal(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    fn happened(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
     }
 }
 
-impl Body for CutOnOverflow {
+/// A guest's response body, passed on frame by frame, that ends in an error (so the client sees it cut,
+/// not complete) once the request body went over its limit or the guest stopped before finishing it.
+pub struct CutResponse {
+    inner: Boxed<anyhow::Error>,
+    overflow: Arc<Overflow>,
+    limit: u64,
+    stopped: Arc<Stopped>,
+}
+
+impl CutResponse {
+    pub fn new(inner: Boxed<anyhow::Error>, overflow: Arc<Overflow>, limit: u64, stopped: Arc<Stopped>) -> Self {
+        CutResponse { inner, overflow, limit, stopped }
+    }
+}
+
+impl Body for CutResponse {
     type Data = Bytes;
     type Error = anyhow::Error;
 
@@ -121,11 +139,14 @@ impl Body for CutOnOverflow {
             let limit = self.limit;
             return Poll::Ready(Some(Err(anyhow::anyhow!("the request body went over {limit} bytes"))));
         }
+        if self.stopped.happened() {
+            return Poll::Ready(Some(Err(anyhow::anyhow!("the guest stopped before finishing its response"))));
+        }
         Pin::new(&mut self.inner).poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        !self.overflow.happened() && self.inner.is_end_stream()
+        !self.overflow.happened() && !self.stopped.happened() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {

@@ -17,13 +17,16 @@ const DECOMMIT_BATCH: usize = 16;
 /// Limits that protect the host from a guest or a client.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Wall-clock time a request may take before it is answered 504.
+    /// Wall-clock time a request may take, from its arrival, where its component sets none
+    /// (`request_timeout_seconds`): still waiting for an instance then, it is answered 503; waiting for
+    /// its guest's answer, 504; a response still streaming is cut.
     pub request_timeout: Duration,
     /// Largest request body accepted (413 beyond) where a component sets none (`max_request_body`).
     pub max_body: usize,
     /// Linear memory per instance.
     pub max_memory: usize,
-    /// Instances alive at once; further requests wait for a slot.
+    /// Instances alive at once, of all components; further requests wait for a slot, until their request
+    /// timeout. A component may cap its own below this (`max_instances`).
     pub max_instances: u32,
 }
 

@@ -1,12 +1,13 @@
 //! What one component was granted in spin.toml: databases, stores, outbound hosts, its variables (with
-//! their templates expanded), environment, and its request body limit (`tool.conveyor.max_request_body`,
-//! expanded the same way).
+//! their templates expanded), environment, and its `tool.conveyor` settings (request body limit, instance
+//! cap, request timeout; expanded the same way).
 
 use crate::manifest::{self, Manifest};
 use crate::outbound::{AllowedHosts, OutboundPolicy};
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What one component was granted: databases, stores, outbound hosts, resolved variables, environment.
 #[derive(Debug)]
@@ -19,6 +20,10 @@ pub struct ComponentGrants {
     pub environment: BTreeMap<String, String>,
     /// Largest request body in bytes, if the component sets one (else the host's limit applies).
     pub max_request_body: Option<u64>,
+    /// The most instances of the component alive at once, if it sets it (else it shares the host's).
+    pub max_instances: Option<u32>,
+    /// The component's request timeout, if it sets one (else the host's applies).
+    pub request_timeout: Option<Duration>,
 }
 
 impl ComponentGrants {
@@ -43,13 +48,18 @@ impl ComponentGrants {
         for (name, template) in &component.variables {
             variables.insert(name.clone(), expand(template)?);
         }
-        let max_request_body = match &component.conveyor.max_request_body {
-            Some(template) => Some(
-                byte_count(template, expand(template)?, manifest)
-                    .with_context(|| format!("key `component.{id}.tool.conveyor.{}`", manifest::MAX_REQUEST_BODY))?,
-            ),
-            None => None,
+        let setting = |setting: manifest::Setting, template: &Option<String>| -> Result<Option<u64>> {
+            let Some(template) = template else { return Ok(None) };
+            let value = number(setting, template, expand(template)?, manifest)
+                .with_context(|| format!("key `component.{id}.tool.conveyor.{}`", setting.key()))?;
+            Ok(Some(value))
         };
+        let settings = &component.conveyor;
+        let max_request_body = setting(manifest::Setting::MaxRequestBody, &settings.max_request_body)?;
+        let max_instances = setting(manifest::Setting::MaxInstances, &settings.max_instances)?
+            .map(|n| u32::try_from(n).expect("`Setting::parse` bounds the instance count"));
+        let request_timeout = setting(manifest::Setting::RequestTimeoutSeconds, &settings.request_timeout_seconds)?
+            .map(Duration::from_secs);
         Ok(ComponentGrants {
             id: id.to_string(),
             sqlite_databases: component.sqlite_databases.clone(),
@@ -58,18 +68,20 @@ impl ComponentGrants {
             variables,
             environment: component.environment.clone(),
             max_request_body,
+            max_instances,
+            request_timeout,
         })
     }
 }
 
 /// The number `template` expanded to; an error says what it expanded to, unless a secret went into it.
-fn byte_count(template: &str, expanded: String, manifest: &Manifest) -> Result<u64> {
-    manifest::parse_byte_count(&expanded).map_err(|error| {
+fn number(setting: manifest::Setting, template: &str, expanded: String, manifest: &Manifest) -> Result<u64> {
+    setting.parse(&expanded).map_err(|error| {
         let references = manifest::template_references(template).unwrap_or_default();
         if references.is_empty() {
             error
         } else if references.iter().any(|r| manifest.variables.get(*r).is_some_and(|v| v.secret)) {
-            anyhow::anyhow!("`{template}` is not a number of bytes (its value is secret)")
+            anyhow::anyhow!("`{template}` is not a valid number of {} (its value is secret)", setting.unit())
         } else {
             anyhow::anyhow!("{error}, from `{template}`")
         }
@@ -87,12 +99,19 @@ name = "t"
 [variables]
 max_upload_bytes = { default = "1073741824" }
 token = { default = "x", secret = true }
+stream_instances = { default = "64" }
+upload_timeout_seconds = { default = "3600" }
 [component.uploads]
 source = "u.wasm"
 [component.uploads.tool.conveyor]
 max_request_body = "{{ max_upload_bytes }}"
 [component.plain]
 source = "p.wasm"
+[component.streams]
+source = "s.wasm"
+[component.streams.tool.conveyor]
+max_instances = "{{ stream_instances }}"
+request_timeout_seconds = "{{ upload_timeout_seconds }}"
 "#;
 
     fn limit(manifest: &str, values: &[(&str, &str)]) -> Result<Option<u64>> {
@@ -122,5 +141,37 @@ source = "p.wasm"
         let secret = MANIFEST.replace("{{ max_upload_bytes }}", "{{ token }}");
         let error = format!("{:#}", limit(&secret, &[("token", "hunter2")]).unwrap_err());
         assert!(error.contains("its value is secret") && !error.contains("hunter2"), "{error}");
+    }
+
+    fn streams(values: &[(&str, &str)]) -> Result<ComponentGrants> {
+        let manifest = manifest::parse(MANIFEST).unwrap();
+        let values = values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        ComponentGrants::new("streams", &manifest.component["streams"], &values, &manifest)
+    }
+
+    #[test]
+    fn an_instance_cap_and_a_timeout_resolve_through_the_variables() {
+        let grants = streams(&[]).unwrap();
+        assert_eq!((grants.max_instances, grants.request_timeout), (Some(64), Some(Duration::from_secs(3600))));
+        let grants = streams(&[("stream_instances", "2"), ("upload_timeout_seconds", "5")]).unwrap();
+        assert_eq!((grants.max_instances, grants.request_timeout), (Some(2), Some(Duration::from_secs(5))));
+        let manifest = manifest::parse(MANIFEST).unwrap();
+        let plain = ComponentGrants::new("plain", &manifest.component["plain"], &HashMap::new(), &manifest).unwrap();
+        assert_eq!((plain.max_instances, plain.request_timeout), (None, None), "no settings: the host's");
+    }
+
+    #[test]
+    fn an_instance_cap_or_timeout_out_of_range_is_an_error_naming_the_key_and_value() {
+        let cases = [
+            (("stream_instances", "0"), "max_instances`: must be 1 to 4294967295 instances, found 0, from"),
+            (("stream_instances", "lots"), "max_instances`: `lots` is not a number of instances"),
+            (("upload_timeout_seconds", "1h"), "request_timeout_seconds`: `1h` is not a number of seconds"),
+            (("upload_timeout_seconds", "0"), "request_timeout_seconds`: must be 1 to 86400 seconds, found 0"),
+        ];
+        for (value, expected) in cases {
+            let error = format!("{:#}", streams(&[value]).unwrap_err());
+            assert!(error.starts_with("key `component.streams.tool.conveyor."), "{error}");
+            assert!(error.contains(expected), "expected `{expected}` in: {error}");
+        }
     }
 }

@@ -31,7 +31,8 @@ enum Commands {
         data_dir: PathBuf,
         #[arg(long, default_value = "spin.toml")]
         manifest: PathBuf,
-        /// Seconds a request may run before it is answered 504.
+        /// Seconds a request may take, waiting for an instance included (503 then, 504 once running), for
+        /// components that set no `[component.<id>.tool.conveyor] request_timeout_seconds`.
         #[arg(long, default_value_t = 30)]
         request_timeout: u64,
         /// Largest request body in bytes (413 beyond), for components that set no

@@ -116,13 +116,78 @@ pub struct Component {
     pub conveyor: ComponentSettings,
 }
 
-/// `[component.<id>.tool.conveyor]`: this host's settings for one component.
+/// `[component.<id>.tool.conveyor]`: this host's settings for one component. Each is kept as written: a
+/// number, or a `{{ name }}` template of application variables resolved at start (see `grants`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ComponentSettings {
-    /// `max_request_body`: the largest request body in bytes, as written: a number, or a `{{ name }}`
-    /// template of application variables resolved at start (see `grants`). Without it, the host's limit.
+    /// `max_request_body`: the largest request body in bytes. Without it, the host's limit.
     pub max_request_body: Option<String>,
+    /// `max_instances`: the most instances of the component alive at once (1 to the host's
+    /// `max_instances`). Without it, the component shares the host's instances with the others.
+    pub max_instances: Option<String>,
+    /// `request_timeout_seconds`: the component's request timeout (1 to [`MAX_TIMEOUT_SECONDS`]). Without
+    /// it, the host's (`--request-timeout`).
+    pub request_timeout_seconds: Option<String>,
 }
+
+/// One `[component.<id>.tool.conveyor]` key: its name and what a valid value is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    MaxRequestBody,
+    MaxInstances,
+    RequestTimeoutSeconds,
+}
+
+impl Setting {
+    pub const ALL: [Setting; 3] = [Setting::MaxRequestBody, Setting::MaxInstances, Setting::RequestTimeoutSeconds];
+
+    /// The key in spin.toml.
+    pub fn key(self) -> &'static str {
+        match self {
+            Setting::MaxRequestBody => "max_request_body",
+            Setting::MaxInstances => "max_instances",
+            Setting::RequestTimeoutSeconds => "request_timeout_seconds",
+        }
+    }
+
+    /// What the number counts (in messages).
+    pub(crate) fn unit(self) -> &'static str {
+        match self {
+            Setting::MaxRequestBody => "bytes",
+            Setting::MaxInstances => "instances",
+            Setting::RequestTimeoutSeconds => "seconds",
+        }
+    }
+
+    /// The value `text` (a template already expanded) stands for.
+    pub fn parse(self, text: &str) -> Result<u64> {
+        let unit = self.unit();
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("`{text}` is not a number of {unit} (decimal digits only)");
+        }
+        let value: u64 = text.parse().map_err(|_| anyhow::anyhow!("`{text}` is too large"))?;
+        let (least, most) = match self {
+            Setting::MaxRequestBody => (0, u64::MAX),
+            Setting::MaxInstances => (1, u64::from(u32::MAX)),
+            Setting::RequestTimeoutSeconds => (1, MAX_TIMEOUT_SECONDS),
+        };
+        if !(least..=most).contains(&value) {
+            bail!("must be {least} to {most} {unit}, found {value}");
+        }
+        Ok(value)
+    }
+
+    fn slot(self, settings: &mut ComponentSettings) -> &mut Option<String> {
+        match self {
+            Setting::MaxRequestBody => &mut settings.max_request_body,
+            Setting::MaxInstances => &mut settings.max_instances,
+            Setting::RequestTimeoutSeconds => &mut settings.request_timeout_seconds,
+        }
+    }
+}
+
+/// The longest request timeout a component may set: a day.
+pub const MAX_TIMEOUT_SECONDS: u64 = 86_400;
 
 /// How `conveyor build` (and `spin build`) produces a component's `.wasm`.
 #[derive(Debug, Clone, Deserialize)]
@@ -216,8 +281,8 @@ pub fn parse(text: &str) -> Result<Manifest> {
     Ok(manifest)
 }
 
-/// Reads `[component.<id>.tool.conveyor]`: only `max_request_body`, a number of bytes (an integer, or a
-/// string of one) or a string with `{{ name }}` references to declared variables, checked once resolved.
+/// Reads `[component.<id>.tool.conveyor]`: the [`Setting`]s, each a number (an integer, or a string of one)
+/// or a string with `{{ name }}` references to declared variables, checked once resolved.
 fn component_settings(
     id: &str,
     table: &toml::Table,
@@ -226,13 +291,16 @@ fn component_settings(
     let mut settings = ComponentSettings::default();
     for (key, value) in table {
         let path = format!("component.{id}.tool.{CONVEYOR_TOOL}.{key}");
-        if key != MAX_REQUEST_BODY {
-            bail!("key `{path}`: not supported by this host (only `{MAX_REQUEST_BODY}`)");
-        }
+        let Some(setting) = Setting::ALL.into_iter().find(|s| s.key() == key) else {
+            let keys = Setting::ALL.map(|s| format!("`{}`", s.key())).join(", ");
+            bail!("key `{path}`: not supported by this host (only {keys})");
+        };
         let text = match value {
             toml::Value::String(text) => text.clone(),
             toml::Value::Integer(number) => number.to_string(),
-            other => bail!("key `{path}`: must be a number of bytes or a string, found {}", other.type_str()),
+            other => {
+                bail!("key `{path}`: must be a number of {} or a string, found {}", setting.unit(), other.type_str())
+            }
         };
         let references = template_references(&text).with_context(|| format!("key `{path}`"))?;
         for reference in &references {
@@ -241,22 +309,11 @@ fn component_settings(
             }
         }
         if references.is_empty() {
-            parse_byte_count(&text).with_context(|| format!("key `{path}`"))?;
+            setting.parse(&text).with_context(|| format!("key `{path}`"))?;
         }
-        settings.max_request_body = Some(text);
+        *setting.slot(&mut settings) = Some(text);
     }
     Ok(settings)
-}
-
-/// The key of [`ComponentSettings::max_request_body`].
-pub const MAX_REQUEST_BODY: &str = "max_request_body";
-
-/// A number of bytes: decimal digits only (no sign, unit or spaces).
-pub fn parse_byte_count(text: &str) -> Result<u64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        bail!("`{text}` is not a number of bytes (decimal digits only)");
-    }
-    text.parse().map_err(|_| anyhow::anyhow!("`{text}` is too large"))
 }
 
 /// The `application.tool` table this host reads; Spin ignores them all.
@@ -497,6 +554,52 @@ command = "cargo build"
         let others = GOOD.to_string() + "[component.api.tool.spin-test]\nsource = \"x\"\n";
         assert_eq!(parse(&others).unwrap().component["api"].conveyor, ComponentSettings::default());
         assert_eq!(parse(&with_component_tool("")).unwrap().component["api"].conveyor, ComponentSettings::default());
+    }
+
+    #[test]
+    fn a_components_instances_and_timeout_are_read_from_its_conveyor_tool_table() {
+        let settings = "max_instances = \"{{ max_upload_bytes }}\"\nrequest_timeout_seconds = 3600";
+        let manifest = parse(&with_component_tool(settings)).unwrap();
+        let conveyor = &manifest.component["api"].conveyor;
+        assert_eq!(conveyor.max_instances.as_deref(), Some("{{ max_upload_bytes }}"));
+        assert_eq!(conveyor.request_timeout_seconds.as_deref(), Some("3600"));
+        assert_eq!(conveyor.max_request_body, None);
+        let cases = [
+            ("max_instances = 1", Some("1"), None),
+            ("max_instances = \"64\"", Some("64"), None),
+            ("request_timeout_seconds = 1", None, Some("1")),
+            ("request_timeout_seconds = \"86400\"", None, Some("86400")),
+            ("request_timeout_seconds = \"{{ region }}\"", None, Some("{{ region }}")),
+        ];
+        for (settings, instances, timeout) in cases {
+            let manifest = parse(&with_component_tool(settings)).unwrap();
+            let conveyor = &manifest.component["api"].conveyor;
+            assert_eq!(conveyor.max_instances.as_deref(), instances, "{settings}");
+            assert_eq!(conveyor.request_timeout_seconds.as_deref(), timeout, "{settings}");
+        }
+    }
+
+    #[test]
+    fn each_bad_instance_count_or_timeout_names_the_key() {
+        let cases = [
+            ("max_instances = 0", "max_instances`: must be 1 to 4294967295 instances, found 0"),
+            ("max_instances = \"many\"", "max_instances`: `many` is not a number of instances"),
+            ("max_instances = -2", "max_instances`: `-2` is not a number of instances"),
+            ("max_instances = 4294967296", "max_instances`: must be 1 to 4294967295 instances"),
+            ("max_instances = true", "max_instances`: must be a number of instances or a string, found boolean"),
+            ("max_instances = \"{{ nope }}\"", "max_instances`: unknown variable `nope`"),
+            ("request_timeout_seconds = 0", "request_timeout_seconds`: must be 1 to 86400 seconds, found 0"),
+            ("request_timeout_seconds = 86401", "request_timeout_seconds`: must be 1 to 86400 seconds"),
+            ("request_timeout_seconds = \"30s\"", "request_timeout_seconds`: `30s` is not a number of seconds"),
+            ("request_timeout_seconds = 2.5", "request_timeout_seconds`: must be a number of seconds or a string"),
+            ("request_timeout_seconds = \"{{ x\"", "request_timeout_seconds`: unclosed"),
+            ("timeout = 5", "timeout`: not supported by this host (only `max_request_body`, `max_instances`"),
+        ];
+        for (settings, expected) in cases {
+            let error = format!("{:#}", parse(&with_component_tool(settings)).unwrap_err());
+            assert!(error.contains(&format!("key `component.api.tool.conveyor.{expected}")), "{settings}: {error}");
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
     }
 
     #[test]

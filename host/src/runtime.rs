@@ -1,8 +1,11 @@
 //! The components of a manifest compiled once (see `cache`), pre-instantiated, and the dispatch of one
 //! HTTP request to a fresh instance in a fresh Store. Bodies stream both ways (`body`); an instance and its
-//! slot live until the guest has finished, body included.
+//! slot live until the guest has finished, body included. A slot is one of the host's `max_instances` and,
+//! for a component that caps its own (`tool.conveyor.max_instances`), one of its; a request waits for both
+//! at most until its request timeout (the component's `request_timeout_seconds`, else the host's), which
+//! counts from its arrival.
 
-use crate::body::{CutOnOverflow, LimitedBody, Overflow};
+use crate::body::{CutResponse, LimitedBody, Overflow, Stopped};
 use crate::cache::{CacheStats, load_component};
 use crate::engine::{Limits, engine, start_epoch_ticker, ticks};
 use crate::grants::ComponentGrants;
@@ -18,7 +21,9 @@ use hyper::body::Body;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use wasmtime::component::Linker;
 use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi_http::WasiHttpView;
@@ -30,6 +35,10 @@ struct LoadedComponent {
     grants: Arc<ComponentGrants>,
     /// Largest request body, in bytes: the component's `max_request_body`, else the host's.
     max_body: u64,
+    /// The component's own instance slots, if it caps them (`max_instances`); taken before the host's.
+    slots: Option<Arc<Semaphore>>,
+    /// The component's `request_timeout_seconds`, else the host's.
+    request_timeout: Duration,
 }
 
 /// A response produced by the host itself or by a guest.
@@ -42,7 +51,8 @@ pub struct Runtime {
     router: Router<usize>,
     services: Arc<Services>,
     limits: Limits,
-    /// One permit per live instance, held until the guest has finished (its response body included).
+    /// One permit per live instance of any component, held until the guest has finished (its response body
+    /// included).
     slots: Arc<Semaphore>,
     pub cache_stats: CacheStats,
 }
@@ -76,6 +86,17 @@ impl Runtime {
             let grants = ComponentGrants::new(id, component, &config.variables, &app.manifest)
                 .with_context(|| format!("{}: component `{id}`", app.path.display()))?;
             services.check(&grants, &app.path)?;
+            if let Some(cap) = grants.max_instances
+                && cap > config.limits.max_instances
+            {
+                anyhow::bail!(
+                    "{}: component `{id}`: key `component.{id}.tool.conveyor.{}`: {cap} is more than the host's \
+                     max_instances ({})",
+                    app.path.display(),
+                    crate::manifest::Setting::MaxInstances.key(),
+                    config.limits.max_instances
+                );
+            }
             let path = app.source(component);
             let compiled = load_component(&engine, &path, &config.cache_dir, &cache_stats)
                 .with_context(|| format!("{}: component `{id}`", app.path.display()))?;
@@ -85,7 +106,9 @@ impl Runtime {
                 )?;
             index_of.insert(id.clone(), components.len());
             let max_body = grants.max_request_body.unwrap_or(config.limits.max_body as u64);
-            components.push(LoadedComponent { pre, grants: Arc::new(grants), max_body });
+            let slots = grants.max_instances.map(|cap| Arc::new(Semaphore::new(cap as usize)));
+            let request_timeout = grants.request_timeout.unwrap_or(config.limits.request_timeout);
+            components.push(LoadedComponent { pre, grants: Arc::new(grants), max_body, slots, request_timeout });
         }
         let routes = app
             .manifest
@@ -113,17 +136,20 @@ impl Runtime {
 
     /// Routes a request to its component and returns the guest's response. The request body goes to the
     /// guest as it arrives, counted against the component's limit: over it, the answer is 413 if the guest
-    /// has not answered yet, and the guest's response is cut otherwise.
+    /// has not answered yet, and the guest's response is cut otherwise. The component's request timeout
+    /// counts from now: a request still waiting for a slot then is 503, one whose guest has not answered 504.
     pub async fn handle<B>(&self, request: http::Request<B>, client: std::net::SocketAddr) -> HostResponse
     where
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        let deadline = Instant::now();
         let path = request.uri().path().to_string();
         let Some(found) = self.router.route(&path) else {
             return error_response(404, "not_found", &format!("no route for {path}"));
         };
         let component = &self.components[*found.target];
+        let deadline = deadline + component.request_timeout;
         let limit = component.max_body;
         let declared =
             request.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
@@ -134,11 +160,13 @@ impl Runtime {
         set_spin_headers(&mut parts, &found, client);
         let overflow = Arc::new(Overflow::default());
         let request = http::Request::from_parts(parts, LimitedBody::new(body, limit, overflow.clone()));
-        let Ok(slot) = self.slots.clone().acquire_owned().await else {
-            return error_response(503, "unavailable", "the host is shutting down");
+        let slot = match Slot::take(component.slots.as_ref(), &self.slots, deadline).await {
+            Ok(slot) => slot,
+            Err(NoSlot::InTime) => return busy_response(),
+            Err(NoSlot::Closed) => return error_response(503, "unavailable", "the host is shutting down"),
         };
-        let call = self.call(component, request, slot, overflow);
-        match tokio::time::timeout(self.limits.request_timeout, call).await {
+        let call = self.call(component, request, slot, overflow, deadline);
+        match tokio::time::timeout_at(deadline, call).await {
             Ok(Ok(response)) => response,
             Ok(Err(Failure::Interrupted)) | Err(_) => timeout_response(),
             Ok(Err(Failure::Other(error))) => {
@@ -150,33 +178,42 @@ impl Runtime {
 
     /// Runs the guest on a task of its own that owns the Store and the slot, so both live until the guest
     /// has finished, after its response head (a body still streaming, or a client reading slowly, keeps
-    /// them) and never past the request timeout; returns once the guest has answered.
+    /// them) and never past the request's deadline; returns once the guest has answered.
     async fn call(
         &self,
         component: &LoadedComponent,
         request: http::Request<LimitedBody>,
-        slot: OwnedSemaphorePermit,
+        slot: Slot,
         overflow: Arc<Overflow>,
+        deadline: Instant,
     ) -> Result<HostResponse, Failure> {
         let state = State::new(component.grants.clone(), self.services.clone(), self.limits.max_memory);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(ticks(self.limits.request_timeout));
+        store.set_epoch_deadline(ticks(deadline.saturating_duration_since(Instant::now())));
         store.epoch_deadline_trap();
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
         let outparam = store.data_mut().http().new_response_outparam(sender)?;
         let proxy = component.pre.instantiate_async(&mut store).await?;
-        let timeout = self.limits.request_timeout;
-        let task = tokio::task::spawn(async move {
-            let handled = proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam);
-            // The epoch deadline stops a guest that computes; this one stops a guest blocked in a host call.
-            let handled = tokio::time::timeout(timeout, handled).await.unwrap_or_else(|_| Err(Trap::Interrupt.into()));
-            // The instance goes back to the pool before its slot goes to another request.
-            drop(store);
-            drop(slot);
-            handled
+        let stopped = Arc::new(Stopped::default());
+        let task = tokio::task::spawn({
+            let stopped = stopped.clone();
+            async move {
+                let handled = proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam);
+                // The epoch deadline stops a guest that computes; this one stops a guest blocked in a host call.
+                let handled =
+                    tokio::time::timeout_at(deadline, handled).await.unwrap_or_else(|_| Err(Trap::Interrupt.into()));
+                if handled.is_err() {
+                    // Dropping the Store ends a response body the guest was still writing as if it were complete.
+                    stopped.signal();
+                }
+                // The instance goes back to the pool before its slot goes to another request.
+                drop(store);
+                drop(slot);
+                handled
+            }
         });
         let mut guard = AbortOnDrop(Some(task));
         let limit = component.max_body;
@@ -192,8 +229,8 @@ impl Runtime {
                 // The guest may still be streaming the body: let its task run to completion.
                 guard.0 = None;
                 Ok(response
-                    .map(|body| CutOnOverflow::new(body.map_err(anyhow::Error::from).boxed_unsync(), overflow, limit))
-                    .map(BodyExt::boxed_unsync))
+                    .map(|body| body.map_err(anyhow::Error::from).boxed_unsync())
+                    .map(|body| CutResponse::new(body, overflow, limit, stopped).boxed_unsync()))
             }
             Ok(Err(code)) => Err(Failure::Other(anyhow::anyhow!("guest answered with error code {code:?}"))),
             Err(_) => {
@@ -207,6 +244,43 @@ impl Runtime {
                 }
             }
         }
+    }
+}
+
+/// The instance slots one request holds until its guest has finished: its component's, if the component
+/// caps its instances, and the host's.
+struct Slot {
+    _component: Option<OwnedSemaphorePermit>,
+    _host: OwnedSemaphorePermit,
+}
+
+/// Why a request got no slot.
+#[derive(Debug, PartialEq, Eq)]
+enum NoSlot {
+    /// None became free before the request's deadline.
+    InTime,
+    /// The host is shutting down.
+    Closed,
+}
+
+impl Slot {
+    /// Waits until `deadline` for a slot of the component (if it has its own), then one of the host's: a
+    /// request queued behind its component's busy instances holds none of the host's meanwhile. A request
+    /// that gives up leaves nothing behind (the semaphore forgets a dropped waiter).
+    async fn take(
+        component: Option<&Arc<Semaphore>>,
+        host: &Arc<Semaphore>,
+        deadline: Instant,
+    ) -> Result<Slot, NoSlot> {
+        let take = async {
+            let component = match component {
+                Some(slots) => Some(slots.clone().acquire_owned().await.map_err(|_| NoSlot::Closed)?),
+                None => None,
+            };
+            let host = host.clone().acquire_owned().await.map_err(|_| NoSlot::Closed)?;
+            Ok(Slot { _component: component, _host: host })
+        };
+        tokio::time::timeout_at(deadline, take).await.unwrap_or(Err(NoSlot::InTime))
     }
 }
 
@@ -287,6 +361,65 @@ fn too_large(limit: u64) -> HostResponse {
     error_response(413, "payload_too_large", &format!("request body is larger than {limit} bytes"))
 }
 
+fn busy_response() -> HostResponse {
+    error_response(503, "unavailable", "the server is busy: no instance became free within the request timeout")
+}
+
 fn timeout_response() -> HostResponse {
     error_response(504, "timeout", "the request took too long")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deadline `ms` milliseconds from now.
+    fn after(ms: u64) -> Instant {
+        Instant::now() + Duration::from_millis(ms)
+    }
+
+    #[tokio::test]
+    async fn a_request_waits_for_its_components_slot_until_its_deadline_and_holds_none_of_the_hosts() {
+        let component = Arc::new(Semaphore::new(2));
+        let host = Arc::new(Semaphore::new(4));
+        let first = Slot::take(Some(&component), &host, after(1000)).await.unwrap();
+        let second = Slot::take(Some(&component), &host, after(1000)).await.unwrap();
+        assert_eq!((component.available_permits(), host.available_permits()), (0, 2));
+
+        // The component's slots are taken: a third waits until its deadline, holding none of the host's.
+        let started = Instant::now();
+        let third = tokio::spawn({
+            let (component, host) = (component.clone(), host.clone());
+            async move { Slot::take(Some(&component), &host, after(600)).await.err() }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(host.available_permits(), 2, "a waiting request holds no slot of the host's");
+        let other = Slot::take(None, &host, after(1000)).await.expect("another component is served");
+        assert!(started.elapsed() < Duration::from_millis(400), "at once: {:?}", started.elapsed());
+        assert_eq!(third.await.unwrap(), Some(NoSlot::InTime));
+        assert!(started.elapsed() >= Duration::from_millis(600), "{:?}", started.elapsed());
+        drop(other);
+
+        // Once one finishes, the next request gets its slot: the one that gave up left no waiter behind.
+        drop(first);
+        let fourth = Slot::take(Some(&component), &host, after(1000)).await.unwrap();
+        assert_eq!((component.available_permits(), host.available_permits()), (0, 2));
+        drop((second, fourth));
+        assert_eq!((component.available_permits(), host.available_permits()), (2, 4));
+    }
+
+    #[tokio::test]
+    async fn a_request_that_got_its_components_slot_but_none_of_the_hosts_gives_it_back() {
+        let component = Arc::new(Semaphore::new(2));
+        let host = Arc::new(Semaphore::new(1));
+        let held = Slot::take(None, &host, after(1000)).await.unwrap();
+        let waited = Slot::take(Some(&component), &host, after(300)).await;
+        assert_eq!(waited.err(), Some(NoSlot::InTime));
+        assert_eq!((component.available_permits(), host.available_permits()), (2, 0));
+        drop(held);
+        host.close();
+        let closed = Slot::take(Some(&component), &host, after(1000)).await;
+        assert_eq!(closed.err(), Some(NoSlot::Closed));
+        assert_eq!(component.available_permits(), 2);
+    }
 }

@@ -3,188 +3,35 @@
 //! while the client is still sending it and the guest's answer reaches the client while the guest is still
 //! writing it; each component's body limit comes from its `[component.<id>.tool.conveyor]` table (a
 //! variable or a literal) or the host's; a body over its limit is 413 before the guest answers and a cut
-//! response after; an instance streaming to a slow reader keeps its slot until it has finished.
+//! response after; an instance streaming to a slow reader keeps its slot until it has finished; a response
+//! the guest stops writing is cut, never ended as if complete.
 
-use conveyor::HostOptions;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use support::{Conn, Host, WAIT};
 
-/// How long a test waits for bytes that must come (a host that buffered would never send them).
-const WAIT: Duration = Duration::from_secs(20);
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent")
-}
+const FIXTURE: &str = "bodies";
 
 fn manifest() -> PathBuf {
-    repo().join("tests/fixture/bodies.toml")
+    support::manifest(FIXTURE)
 }
 
-/// Builds the fixture component once per test binary.
 fn build_fixture() {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    let built = BUILT.get_or_init(|| {
-        let app = conveyor::manifest::App::load(&manifest()).map_err(|e| format!("{e:#}"))?;
-        conveyor::build::build(&app).map_err(|e| format!("{e:#}"))
-    });
-    if let Err(error) = built {
-        panic!("building the fixture failed: {error}");
-    }
+    support::build_fixture(FIXTURE);
 }
 
-/// An empty directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("bodies-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// A host serving bodies.toml on a tokio runtime of its own; the test thread talks to it with blocking
-/// sockets.
-struct Host {
-    runtime: Option<tokio::runtime::Runtime>,
-    _host: conveyor::RunningHost,
-    addr: SocketAddr,
-    data: PathBuf,
-}
-
-impl Host {
-    fn start(name: &str, configure: impl FnOnce(&mut HostOptions)) -> Host {
-        Host::try_start(name, configure).expect("the host starts")
-    }
-
-    fn try_start(name: &str, configure: impl FnOnce(&mut HostOptions)) -> anyhow::Result<Host> {
-        build_fixture();
-        let data = scratch(name);
-        let mut options = HostOptions::new(manifest(), &data);
-        options.cache_dir = Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("bodies-cache"));
-        configure(&mut options);
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-        let host = runtime.block_on(conveyor::start(options))?;
-        Ok(Host { runtime: Some(runtime), addr: host.addr, _host: host, data })
-    }
-
-    fn connect(&self) -> Conn {
-        Conn::open(self.addr)
-    }
-
-    /// `method path` with `body` (and its length), on a connection of its own: the status and the raw
-    /// response.
-    fn exchange(&self, method: &str, path: &str, body: &[u8]) -> (u16, String) {
-        let mut conn = self.connect();
-        conn.send(format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n").as_bytes());
-        conn.send(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
-        conn.send(body);
-        assert!(conn.read_to_end(), "the host closes the connection after its answer");
-        (conn.status(), conn.text())
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-        let _ = std::fs::remove_dir_all(&self.data);
-    }
-}
-
-/// A raw HTTP/1.1 connection: what the test sends, and everything the host has sent so far.
-struct Conn {
-    stream: TcpStream,
-    received: Vec<u8>,
-    /// Where the next [`Conn::wait_for`] starts looking.
-    seen: usize,
-}
-
-impl Conn {
-    fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        Conn { stream, received: Vec::new(), seen: 0 }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).unwrap();
-    }
-
-    /// A `POST path` whose body follows in chunks ([`Conn::chunk`], [`Conn::end`]).
-    fn post_chunked(addr: SocketAddr, path: &str) -> Conn {
-        let mut conn = Conn::open(addr);
-        conn.send(format!("POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n").as_bytes());
-        conn
-    }
-
-    fn chunk(&mut self, data: &[u8]) {
-        let mut frame = format!("{:x}\r\n", data.len()).into_bytes();
-        frame.extend_from_slice(data);
-        frame.extend_from_slice(b"\r\n");
-        self.send(&frame);
-    }
-
-    fn end(&mut self) {
-        self.send(b"0\r\n\r\n");
-    }
-
-    /// Reads once, waiting at most the read timeout: false when nothing more can come (closed, reset) or
-    /// nothing came in time.
-    fn read_some(&mut self) -> bool {
-        let mut buffer = [0; 64 << 10];
-        match self.stream.read(&mut buffer) {
-            Ok(0) => false,
-            Ok(n) => {
-                self.received.extend_from_slice(&buffer[..n]);
-                true
-            }
-            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
-            Err(_) => false,
-        }
-    }
-
-    /// Reads until `needle` has arrived after what earlier calls found; fails if it does not come.
-    fn wait_for(&mut self, needle: &str) {
-        loop {
-            let found = self.received[self.seen..].windows(needle.len()).position(|w| w == needle.as_bytes());
-            if let Some(at) = found {
-                self.seen += at + needle.len();
-                return;
-            }
-            assert!(self.read_some(), "`{needle}` never came; received so far:\n{}", self.text());
-        }
-    }
-
-    /// Reads until the host closes the connection (true), or nothing comes for the read timeout (false).
-    fn read_to_end(&mut self) -> bool {
-        loop {
-            let mut buffer = [0; 64 << 10];
-            match self.stream.read(&mut buffer) {
-                Ok(0) => return true,
-                Ok(n) => self.received.extend_from_slice(&buffer[..n]),
-                Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return false,
-                Err(_) => return true,
-            }
-        }
-    }
-
-    fn status(&self) -> u16 {
-        let text = self.text();
-        let line = text.lines().next().unwrap_or("");
-        line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status line: {text}"))
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.received).into_owned()
-    }
+    support::scratch(FIXTURE, name)
 }
 
 #[test]
 fn request_bodies_reach_the_guest_and_answers_reach_the_client_chunk_by_chunk() {
-    let host = Host::start("stream", |_| {});
+    let host = Host::start(FIXTURE, "stream", |_| {});
     let mut conn = Conn::post_chunked(host.addr, "/fixture/stream-echo");
     // The rest of the body is sent only once the guest has echoed the first chunk: a host that read the
     // whole body before calling the guest, or the guest's whole answer before sending it, would wait forever.
@@ -211,7 +58,7 @@ fn request_bodies_reach_the_guest_and_answers_reach_the_client_chunk_by_chunk() 
 
 #[test]
 fn each_component_has_its_own_body_limit_from_its_tool_table_or_the_host() {
-    let host = Host::start("limits", |o| o.limits.max_body = 1024);
+    let host = Host::start(FIXTURE, "limits", |o| o.limits.max_body = 1024);
     // `fixture` sets none: the host's; `uploads` takes `{{ upload_limit }}` (4096 by default); `small` 100.
     for (prefix, limit) in [("", 1024), ("/uploads", 4096), ("/small", 100)] {
         let path = format!("{prefix}/fixture/count");
@@ -229,7 +76,7 @@ fn each_component_has_its_own_body_limit_from_its_tool_table_or_the_host() {
     }
 
     // The variable's value comes from the variables provider (as `SPIN_VARIABLE_UPLOAD_LIMIT` would set it).
-    let host = Host::start("limits-variable", |o| {
+    let host = Host::start(FIXTURE, "limits-variable", |o| {
         o.limits.max_body = 1024;
         o.variables.insert("upload_limit".into(), "10000".into());
     });
@@ -241,7 +88,7 @@ fn each_component_has_its_own_body_limit_from_its_tool_table_or_the_host() {
 
 #[test]
 fn a_streamed_body_over_its_limit_is_413_before_the_guest_answers_and_cuts_the_answer_after() {
-    let host = Host::start("over", |_| {});
+    let host = Host::start(FIXTURE, "over", |_| {});
     // `/count` answers once it has read the whole body: the limit (100) is passed first.
     let mut conn = Conn::post_chunked(host.addr, "/small/fixture/count");
     conn.chunk(&[b'a'; 60]);
@@ -262,7 +109,7 @@ fn a_streamed_body_over_its_limit_is_413_before_the_guest_answers_and_cuts_the_a
 
 #[test]
 fn an_instance_streaming_to_a_slow_reader_keeps_its_slot_until_it_has_finished() {
-    let host = Host::start("slots", |o| o.limits.max_instances = 2);
+    let host = Host::start(FIXTURE, "slots", |o| o.limits.max_instances = 2);
     // Two guests answer at once, then stream a gigabyte each to clients that read only the head.
     let slow: Vec<Conn> = (0..2)
         .map(|_| {
@@ -291,8 +138,23 @@ fn an_instance_streaming_to_a_slow_reader_keeps_its_slot_until_it_has_finished()
 }
 
 #[test]
+fn a_response_the_guest_stops_writing_at_its_request_timeout_is_cut_not_ended() {
+    let host = Host::start(FIXTURE, "stopped", |o| o.limits.request_timeout = Duration::from_secs(2));
+    // The guest answers at once, then writes until the unread connection's buffers are full, and waits.
+    let mut conn = host.connect();
+    conn.send(b"GET /fixture/stream-out?bytes=1073741824 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    conn.wait_for("HTTP/1.1 200");
+    std::thread::sleep(Duration::from_millis(2500));
+    // Its request timeout has passed and the guest is gone: what it wrote arrives, then the connection
+    // closes without the last chunk, so the client cannot take the answer for complete.
+    assert!(conn.read_to_end(), "the host closes the connection");
+    let text = conn.text();
+    assert!(text.len() < 1 << 30 && !text.ends_with("0\r\n\r\n"), "cut after {} bytes", text.len());
+}
+
+#[test]
 fn a_body_limit_that_is_not_a_number_is_a_start_up_error_naming_the_component() {
-    let error = Host::try_start("bad-limit", |o| {
+    let error = Host::try_start(FIXTURE, "bad-limit", |o| {
         o.variables.insert("upload_limit".into(), "1GiB".into());
     })
     .err()

@@ -4,7 +4,7 @@
 
 mod pw_support;
 
-use conveyor_tests::{TestHost, TestResponse};
+use conveyor_tests::{TestHost, TestResponse, app_manifest};
 use pw_support::*;
 use serde_json::{Value, json};
 
@@ -406,9 +406,6 @@ async fn refusals_of_runners_users_uploads_and_forms() {
         pw_json(&missing, 422),
         json!({"detail": [{"type": "missing", "loc": ["body", "audio_file"], "msg": "Field required", "input": null}]})
     );
-    let huge = vec![7u8; (16 << 20) + 1];
-    let too_large = submit(&app, &alice, "big.aac", "audio/aac", &huge).await;
-    assert_eq!(too_large.status, 413, "{}", too_large.text());
     let count =
         client(&app, "GET", "/api/jobs/count?exclude_finished=false&exclude_downloaded=false", &alice, None).await;
     assert_eq!(pw_json(&count, 200), json!(0), "no refused upload became a job");
@@ -491,11 +488,9 @@ async fn abort_reaches_runners_through_the_heartbeat_and_priority_picks_the_runn
     );
     let aborting = job(&app, &alice, second).await;
     assert_eq!((aborting["step"].clone(), aborting["abort"].clone()), (json!("aborting"), json!(true)));
-    pw_refused(
-        &runner_call(&app, "GET", "/retrieve_job_info", &high, Some(&high_session), "").await,
-        405,
-        "This job was aborted by a user. Can't get job info of an aborted job!",
-    );
+    // Never a 405 (Project-W's runner exits on it): the aborted job is still described to its runner.
+    let info = pw_json(&runner_call(&app, "GET", "/retrieve_job_info", &high, Some(&high_session), "").await, 200);
+    assert_eq!(info["id"], second);
     assert_eq!(heartbeat(&app, &high, &high_session).await, json!({"abort": true, "job_assigned": false}));
     let reported = "{\"error_msg\":\"job was aborted\",\"transcript\":null}";
     assert_eq!(
@@ -503,7 +498,24 @@ async fn abort_reaches_runners_through_the_heartbeat_and_priority_picks_the_runn
         json!("Success")
     );
     let failed = job(&app, &alice, second).await;
-    assert_eq!((failed["step"].clone(), failed["error_msg"].clone()), (json!("failed"), json!("job was aborted")));
+    assert_eq!((failed["step"].clone(), failed["error_msg"].clone()), (json!("failed"), json!("Job was aborted")));
+
+    // The race the real runner met: a heartbeat hands over a job, its owner aborts it before the runner
+    // asks for it. The runner gets the info and an empty file (the audio was freed), hears `abort`, reports
+    // whatever it made of it, and carries on.
+    let raced = submit_ok(&app, &alice, b"three").await;
+    assert_eq!(heartbeat(&app, &high, &high_session).await["job_assigned"], true);
+    pw_json(&client_json(&app, "POST", "/api/jobs/abort", &alice, json!([raced])).await, 200);
+    let info = pw_json(&runner_call(&app, "GET", "/retrieve_job_info", &high, Some(&high_session), "").await, 200);
+    assert_eq!(info["id"], raced);
+    let audio = runner_call(&app, "POST", "/retrieve_job_audio", &high, Some(&high_session), "").await;
+    assert_eq!((audio.status, audio.header("content-type"), audio.body.len()), (200, Some("audio/"), 0));
+    assert_eq!(heartbeat(&app, &high, &high_session).await, json!({"abort": true, "job_assigned": false}));
+    let empty = "{\"error_msg\":\"ValueError: 'provided audio file is empty'\",\"transcript\":null}";
+    pw_json(&runner_call(&app, "POST", "/submit_job_result", &high, Some(&high_session), empty).await, 200);
+    let raced = job(&app, &alice, raced).await;
+    assert_eq!((raced["step"].clone(), raced["error_msg"].clone()), (json!("failed"), json!("Job was aborted")));
+    assert_eq!(heartbeat(&app, &high, &high_session).await, json!({"abort": false, "job_assigned": false}));
     pw_refused(
         &client_json(&app, "POST", "/api/jobs/abort", &alice, json!([second])).await,
         400,
@@ -535,4 +547,46 @@ async fn about_and_auth_settings_answer_as_project_w() {
     assert_eq!((settings["oidc_providers"].clone(), settings["ldap_providers"].clone()), (json!({}), json!({})));
     // `meta` still answers the rest of `/api`.
     assert_eq!(client(&app, "GET", "/api/v1/health", &Who::Anonymous, None).await.status, 200);
+}
+
+/// Rows of a table in the host's database.
+fn rows(app: &TestHost, table: &str) -> i64 {
+    let db = rusqlite::Connection::open(app.data.path().join("sqlite_db.db")).expect("the database");
+    db.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| row.get(0)).expect("a count")
+}
+
+#[tokio::test]
+async fn uploads_stream_to_storage_and_back_and_neither_refused_nor_finished_files_keep_their_bytes() {
+    const LIMIT: usize = 40 << 20;
+    let app = TestHost::start_with(app_manifest(), |options| {
+        options.variables.insert("max_upload_bytes".into(), LIMIT.to_string());
+    })
+    .await;
+    let (_, alice) = user(&app, "alice").await;
+
+    // Larger than any JSON route takes (16 MiB), and not a multiple of the 256 KiB chunk.
+    let audio: Vec<u8> = (0..(24u32 << 20) + 12_345).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let job_id = submit_ok(&app, &alice, &audio).await;
+    assert_eq!(rows(&app, "projectw_audio"), 97, "24 MiB + 12,345 bytes in 256 KiB chunks");
+
+    // Over the limit: refused, and the partial upload is gone.
+    let (form_type, body) = form("audio_file", "big.aac", "audio/aac", &vec![7u8; LIMIT]);
+    let too_large = client(&app, "POST", "/api/jobs/submit_job", &alice, Some((&form_type, body))).await;
+    assert_eq!(too_large.status, 413, "{}", too_large.text());
+    let refused = submit(&app, &alice, "notes.txt", "text/plain", &vec![1u8; 3 << 20]).await;
+    assert_eq!(refused.status, 415);
+    assert_eq!(rows(&app, "projectw_uploads"), 1, "only the job's upload is kept");
+
+    // The runner gets the same bytes back, streamed.
+    let (_, token) = create_runner(&app).await;
+    let session = register(&app, &token, 100).await;
+    let fetched = runner_call(&app, "POST", "/retrieve_job_audio", &token, Some(&session), "").await;
+    assert_eq!(fetched.status, 200);
+    assert_eq!(fetched.body.len(), audio.len());
+    assert!(fetched.body.as_ref() == audio.as_slice(), "the audio comes back byte for byte");
+
+    // A finished job frees its bytes.
+    pw_json(&runner_call(&app, "POST", "/submit_job_result", &token, Some(&session), RESULT).await, 200);
+    assert_eq!(job(&app, &alice, job_id).await["step"], "success");
+    assert_eq!((rows(&app, "projectw_uploads"), rows(&app, "projectw_audio")), (0, 0));
 }

@@ -878,3 +878,94 @@ async fn two_host_processes_on_one_database_claim_each_task_exactly_once() {
 async fn child_host_entry() {
     conveyor_tests::child_host_main().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_claims_and_releases_through_the_host_hold_each_task_once_and_answer_per_item() {
+    let app = TestHost::start().await;
+    let admin = admin(&app);
+    let p = project(&app, &admin, json!({"name": "batches"})).await;
+    let tasks: Vec<Value> = (0..400).map(|i| json!({"recipe": format!("item {i}"), "priority": i % 3})).collect();
+    let created = expect(&post(&app, &admin, "/api/v1/tasks/bulk", json!({"project": p, "tasks": tasks})).await, 201);
+    let ids: Vec<i64> = created["ids"].as_array().unwrap().iter().map(|id| id.as_i64().unwrap()).collect();
+
+    // Ordering: priority, then id; `max` answers a list, even of one.
+    let first = worker(&app, "first").await;
+    let three = expect(&claim(&app, &first, json!({"project": p, "max": 3})).await, 200);
+    let three: Vec<i64> = three.as_array().unwrap().iter().map(id).collect();
+    assert_eq!(three, vec![ids[2], ids[5], ids[8]], "the three of priority 2 with the lowest ids, in claim order");
+    assert!(expect(&claim(&app, &first, json!({"project": p, "max": 1})).await, 200).is_array());
+    for max in [0, 101, -1] {
+        expect_error(&claim(&app, &first, json!({"project": p, "max": max})).await, 422, "validation_failed");
+    }
+
+    // 16 workers claiming batches at once take every task exactly once.
+    let workers = futures_join(16, |i| {
+        let http = app.http.clone();
+        async move { worker(&http, &format!("w{i}")).await }
+    })
+    .await;
+    let claimed = futures_join(16, |i| {
+        let (http, who) = (app.http.clone(), workers[i].clone());
+        async move {
+            let mut mine = Vec::new();
+            loop {
+                let response = claim(&http, &who, json!({"project": p, "max": 7 + i})).await;
+                if response.status == 204 {
+                    return mine;
+                }
+                let batch = expect(&response, 200);
+                mine.extend(batch.as_array().unwrap().iter().map(id));
+            }
+        }
+    })
+    .await;
+    let all: Vec<i64> = claimed.iter().flatten().copied().collect();
+    let unique: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!((all.len(), unique.len()), (400 - 4, 400 - 4), "every remaining task exactly once");
+
+    // A batch release: the caller's tasks apply, another worker's and an unknown one answer `updated: false`.
+    let (mine, theirs) = (&claimed[0], &claimed[1]);
+    let items = json!([{"id": mine[0], "result": 0, "output": "done"}, {"id": theirs[0], "result": 0},
+        {"id": mine[1], "result": 2}, {"id": 999_999_999, "result": 1}]);
+    let answers = expect(&post(&app, &workers[0], "/api/v1/tasks/release", items).await, 200);
+    assert_eq!(
+        answers,
+        json!([{"id": mine[0], "updated": true, "status": "closed"}, {"id": theirs[0], "updated": false},
+            {"id": mine[1], "updated": true, "status": "new"}, {"id": 999_999_999, "updated": false}])
+    );
+    assert_eq!(task(&app, &admin, theirs[0]).await["status"], "assigned", "another's task is untouched");
+
+    // Refusals: a person is no worker, bad items refuse the whole batch, malformed JSON is 400.
+    let (_, alice) = user(&app, "alice").await;
+    let as_user = post(&app, &alice, "/api/v1/tasks/release", json!([{"id": mine[2], "result": 0}])).await;
+    assert!(as_user.status == 401 || as_user.status == 403, "{}", as_user.text());
+    let bad = json!([{"id": mine[2], "result": 0}, {"id": mine[3], "result": 9}]);
+    expect_error(&post(&app, &workers[0], "/api/v1/tasks/release", bad).await, 422, "validation_failed");
+    assert_eq!(task(&app, &admin, mine[2]).await["status"], "assigned", "nothing of a refused batch applied");
+    expect_error(&post(&app, &workers[0], "/api/v1/tasks/release", json!([])).await, 422, "validation_failed");
+    let unknown_field = json!([{"id": mine[2], "result": 0, "colour": "red"}]);
+    expect_error(&post(&app, &workers[0], "/api/v1/tasks/release", unknown_field).await, 422, "unknown_field");
+    let malformed = app
+        .send_as(
+            &workers[0],
+            "POST",
+            "/api/v1/tasks/release",
+            &[("content-type", "application/json")],
+            "[{".to_string(),
+        )
+        .await;
+    expect_error(&malformed, 400, "invalid_json");
+}
+
+/// Runs `n` futures made by `make(i)` at once and collects their outputs in order.
+async fn futures_join<T: Send + 'static, F>(n: usize, make: impl Fn(usize) -> F) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let handles: Vec<_> = (0..n).map(|i| tokio::spawn(make(i))).collect();
+    let mut outputs = Vec::with_capacity(n);
+    for handle in handles {
+        outputs.push(handle.await.expect("the task ran"));
+    }
+    outputs
+}

@@ -234,19 +234,35 @@ pub trait Db {
     fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError>;
 }
 
-/// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back when it fails.
+/// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back when it fails. Called inside another
+/// transaction (a service composed of services that each keep their writes together), it runs as a
+/// savepoint of that transaction instead: its writes commit or roll back with the outer one, and its own
+/// failure undoes only its own writes.
 pub fn transaction<T, E: From<DbError>>(db: &dyn Db, work: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-    db.execute("BEGIN IMMEDIATE", &[])?;
+    let (commit, rollback): (&str, &[&str]) = match db.execute("BEGIN IMMEDIATE", &[]) {
+        Ok(_) => ("COMMIT", &["ROLLBACK"]),
+        // SQLite's fixed message; SQLite keeps the outer transaction open.
+        Err(DbError::Other(message)) if message.contains("cannot start a transaction within a transaction") => {
+            db.execute("SAVEPOINT nested", &[])?;
+            ("RELEASE nested", &["ROLLBACK TO nested", "RELEASE nested"])
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let undo = || {
+        for statement in rollback {
+            let _ = db.execute(statement, &[]);
+        }
+    };
     match work() {
         Ok(value) => {
-            if let Err(error) = db.execute("COMMIT", &[]) {
-                let _ = db.execute("ROLLBACK", &[]);
+            if let Err(error) = db.execute(commit, &[]) {
+                undo();
                 return Err(error.into());
             }
             Ok(value)
         }
         Err(error) => {
-            let _ = db.execute("ROLLBACK", &[]);
+            undo();
             Err(error)
         }
     }
@@ -255,6 +271,32 @@ pub fn transaction<T, E: From<DbError>>(db: &dyn Db, work: impl FnOnce() -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transaction_inside_a_transaction_is_a_savepoint_of_it() {
+        let db = crate::connection::NativeDb::memory().unwrap();
+        db.execute("CREATE TABLE t (x INTEGER)", &[]).unwrap();
+        let count = || db.execute("SELECT COUNT(*) AS n FROM t", &[]).unwrap().map_first(|r| r.int("n")).unwrap();
+        let insert = |x: i64| db.execute("INSERT INTO t VALUES (?)", &[x.into()]).map(|_| ());
+        let outer: Result<(), DbError> = transaction(&db, || {
+            insert(1)?;
+            let failed: Result<(), DbError> = transaction(&db, || {
+                insert(2)?;
+                Err(DbError::Other("inner fails".into()))
+            });
+            assert!(failed.is_err());
+            transaction(&db, || insert(3))?;
+            Ok(())
+        });
+        outer.unwrap();
+        assert_eq!(count(), Some(2), "the failed inner one undid only its own write");
+        let rolled_back: Result<(), DbError> = transaction(&db, || {
+            transaction(&db, || insert(4))?;
+            Err(DbError::Other("outer fails".into()))
+        });
+        assert!(rolled_back.is_err());
+        assert_eq!(count(), Some(2), "an inner one that succeeded goes with the outer rollback");
+    }
 
     #[test]
     fn row_access_fails_loudly_on_a_missing_column_or_another_type() {

@@ -4,12 +4,12 @@
 //! State machine, ordering and every decision: `docs/tasks.md`.
 
 use crate::control::{NoParams, action_params, to_json};
-use crate::db::{Db, DbError};
+use crate::db::{self, Db, DbError};
 use crate::domain::project::Project;
 use crate::domain::roles;
 use crate::domain::task::{
-    self, BulkResult, Heartbeat, HeartbeatRequest, MAX_RECIPE_BYTES, ReleaseRequest, ReleaseResult, Released, Task,
-    TaskSpec,
+    self, BatchReleaseItem, BulkResult, Heartbeat, HeartbeatRequest, ItemReleased, MAX_BATCH, MAX_RECIPE_BYTES,
+    ReleaseRequest, ReleaseResult, Released, Task, TaskSpec,
 };
 use crate::error::ApiError;
 use crate::platform::Kv;
@@ -105,6 +105,23 @@ pub fn claim(
     target: ClaimTarget<'_>,
     now: i64,
 ) -> Result<Option<Task>, ApiError> {
+    Ok(claim_many(db, kv, worker, target, 1, now)?.into_iter().next())
+}
+
+/// Claims up to `max` (1–[`MAX_BATCH`], else 422) tasks for `worker` in claim order, each held by it alone;
+/// empty when nothing is claimable. Rate limits as [`claim`]: each claimed project's bucket is charged one
+/// token per task (a batch may take a bucket into debt, which the next claim then waits out).
+pub fn claim_many(
+    db: &dyn Db,
+    kv: &dyn Kv,
+    worker: i64,
+    target: ClaimTarget<'_>,
+    max: usize,
+    now: i64,
+) -> Result<Vec<Task>, ApiError> {
+    if !(1..=MAX_BATCH).contains(&max) {
+        return Err(ApiError::invalid_field("max", format!("must be 1 to {MAX_BATCH}")));
+    }
     let (from, rates) = match target {
         ClaimTarget::Project(project) => {
             if let Some(retry_after) = ratelimit::in_debt(kv, Limit::Assign, project.id, project.assign_rate, now)? {
@@ -124,11 +141,14 @@ pub fn claim(
             (store::ClaimFrom { project: None, scope: scope.clone(), exclude }, rates)
         }
     };
-    let Some(task) = store::claim(db, worker, &from, now)? else { return Ok(None) };
-    if let Some((_, rate)) = rates.iter().find(|(project, _)| *project == task.project) {
-        ratelimit::charge(kv, Limit::Assign, task.project, *rate, 1, now)?;
+    let tasks = store::claim_many(db, worker, &from, max, now)?;
+    for (project, rate) in &rates {
+        let claimed = tasks.iter().filter(|task| task.project == *project).count();
+        if claimed > 0 {
+            ratelimit::charge(kv, Limit::Assign, *project, *rate, claimed as u64, now)?;
+        }
     }
-    Ok(Some(task))
+    Ok(tasks)
 }
 
 /// A heartbeat by the assignee (409 `not_assignee` otherwise): progress 0–100, `extend` the lease. Answers
@@ -153,14 +173,58 @@ pub fn heartbeat(
 /// 404 unknown task; 409 when the worker does not hold it (the HTTP layer answers `{"updated": false}`).
 /// A missing `verification` counts as the value 0.
 pub fn release(db: &dyn Db, worker: i64, id: i64, request: &ReleaseRequest, now: i64) -> Result<Released, ApiError> {
+    let (result, verification, output) = release_input(request)?;
+    store::release(db, worker, id, result, verification, output, now)?
+        .ok_or_else(|| refused(db, id, Some(worker), "release"))
+}
+
+/// Releases many tasks held by `worker` in one transaction (SPEC §4 "Batch release"): 1–[`MAX_BATCH`]
+/// items, each checked as [`release`] checks one (an invalid item refuses the whole batch, 422, nothing
+/// applied); an item the worker does not hold answers `updated: false`, the others apply.
+pub fn release_many(
+    db: &dyn Db,
+    worker: i64,
+    items: &[BatchReleaseItem],
+    now: i64,
+) -> Result<Vec<ItemReleased>, ApiError> {
+    if !(1..=MAX_BATCH).contains(&items.len()) {
+        return Err(ApiError::invalid_field("items", format!("must be 1 to {MAX_BATCH} releases")));
+    }
+    let requests: Vec<ReleaseRequest> = items.iter().map(BatchReleaseItem::request).collect();
+    let mut checked = Vec::with_capacity(items.len());
+    for (index, (item, request)) in items.iter().zip(&requests).enumerate() {
+        let checked_item = release_input(request).map_err(|error| match error {
+            ApiError::Validation { errors, .. } => ApiError::invalid_field(
+                format!("{index}.{}", errors.first().map_or("result", |e| e.field.as_str())),
+                errors.first().map_or_else(String::new, |e| e.message.clone()),
+            ),
+            other => other,
+        })?;
+        checked.push((item.id, checked_item));
+    }
+    db::transaction(db, || {
+        let mut answers = Vec::with_capacity(checked.len());
+        for (id, (result, verification, output)) in &checked {
+            let released = store::release(db, worker, *id, *result, *verification, *output, now)?;
+            answers.push(ItemReleased {
+                id: *id,
+                updated: released.is_some(),
+                status: released.map(|released| released.status),
+            });
+        }
+        Ok(answers)
+    })
+}
+
+/// A release's checked inputs: its result, verification value (missing counts as 0) and output.
+fn release_input(request: &ReleaseRequest) -> Result<(ReleaseResult, i64, Option<&str>), ApiError> {
     let result = ReleaseResult::from_code(request.result)?;
     if let Some(output) = &request.output
         && output.len() > MAX_RECIPE_BYTES
     {
         return Err(ApiError::invalid_field("output", format!("must be at most {MAX_RECIPE_BYTES} bytes")));
     }
-    store::release(db, worker, id, result, request.verification.unwrap_or(0), request.output.as_deref(), now)?
-        .ok_or_else(|| refused(db, id, Some(worker), "release"))
+    Ok((result, request.verification.unwrap_or(0), request.output.as_deref()))
 }
 
 /// new/assigned/failed → cancelled (409 otherwise).

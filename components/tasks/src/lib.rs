@@ -6,7 +6,7 @@
 
 use conveyor_core::caller::{self, Caller};
 use conveyor_core::domain::task::{
-    BulkSubmitRequest, ClaimRequest, HeartbeatRequest, ReleaseRequest, SubmitRequest, Task,
+    BatchReleaseItem, BulkSubmitRequest, ClaimRequest, HeartbeatRequest, ReleaseRequest, SubmitRequest, Task,
 };
 use conveyor_core::http::{BULK_BODY_LIMIT, PAYLOAD_BODY_LIMIT};
 use conveyor_core::policy;
@@ -66,9 +66,15 @@ fn claim(ctx: &Ctx) -> Result<Response, ApiError> {
     };
     // Monotonic time bounds the wait; the claim itself uses the (test-controllable) wall clock.
     let deadline = Instant::now() + Duration::from_secs(wait as u64);
+    let max = request.max.map(|max| usize::try_from(max).unwrap_or(0));
     loop {
-        if let Some(task) = tasks::claim(db, kv.as_ref(), worker.id, target, clock::now())? {
-            return Ok(Response::ok(&task));
+        // With `max` the answer is a list, even of one task (SPEC §4).
+        let claimed = tasks::claim_many(db, kv.as_ref(), worker.id, target, max.unwrap_or(1), clock::now())?;
+        if !claimed.is_empty() {
+            return Ok(match max {
+                Some(_) => Response::ok(&claimed),
+                None => Response::ok(&claimed[0]),
+            });
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -106,6 +112,14 @@ fn release(ctx: &Ctx) -> Result<Response, ApiError> {
         }
         Err(error) => Err(error),
     }
+}
+
+/// `POST /tasks/release [{id, result, verification?, output?}, ...]`: one transaction, an answer per item.
+fn release_batch(ctx: &Ctx) -> Result<Response, ApiError> {
+    let caller = caller::authenticate(ctx)?;
+    let worker = caller::require_worker(&caller)?;
+    let items: Vec<BatchReleaseItem> = ctx.json()?;
+    Ok(Response::ok(&tasks::release_many(ctx.db()?, worker.id, &items, clock::now())?))
 }
 
 // ----- reads -----
@@ -186,6 +200,7 @@ fn router() -> Router {
         route("POST", "/api/v1/tasks", submit).body_limit(PAYLOAD_BODY_LIMIT),
         route("POST", "/api/v1/tasks/bulk", bulk_submit).body_limit(BULK_BODY_LIMIT),
         route("POST", "/api/v1/tasks/claim", claim),
+        route("POST", "/api/v1/tasks/release", release_batch).body_limit(BULK_BODY_LIMIT),
         route("GET", "/api/v1/tasks/:id", get),
         route("POST", "/api/v1/tasks/:id", control),
         route("GET", "/api/v1/tasks/:id/result", result),

@@ -345,6 +345,41 @@ pub struct ClaimRequest {
     /// Long-poll seconds (≤ 20); handled by the HTTP layer.
     #[serde(default)]
     pub wait: Option<i64>,
+    /// Claim up to this many tasks (1–[`MAX_BATCH`]); the answer is then a list.
+    #[serde(default)]
+    pub max: Option<i64>,
+}
+
+/// The most tasks one batch claim or batch release takes.
+pub const MAX_BATCH: usize = 100;
+
+/// One item of `POST /tasks/release`: a release of task `id`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchReleaseItem {
+    pub id: i64,
+    pub result: i64,
+    #[serde(default)]
+    pub verification: Option<i64>,
+    #[serde(default)]
+    pub output: Option<String>,
+}
+
+impl BatchReleaseItem {
+    /// The release it asks for.
+    pub fn request(&self) -> ReleaseRequest {
+        ReleaseRequest { result: self.result, verification: self.verification, output: self.output.clone() }
+    }
+}
+
+/// The answer for one item of a batch release: its status when it applied, only `updated: false` when the
+/// caller does not hold the task (nothing more is said about a task that is not the caller's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ItemReleased {
+    pub id: i64,
+    pub updated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<TaskStatus>,
 }
 
 /// `POST /tasks/{id}/heartbeat`.

@@ -31,9 +31,6 @@ pub const CHUNK_BYTES: usize = 256 << 10;
 /// The message of a job failed by its owner's abort.
 pub const ABORTED: &str = "Job was aborted";
 
-/// The code of the 409 a runner gets for a job its owner aborted (Project-W answers 405 there).
-pub const ABORTED_CODE: &str = "aborted";
-
 /// The types of a transcript, as stored and downloaded.
 pub const TRANSCRIPT_TYPES: [&str; 5] = ["as_txt", "as_srt", "as_tsv", "as_vtt", "as_json"];
 

@@ -178,9 +178,11 @@ fn take_next_job(db: &dyn Db, kv: &dyn Kv, runner: &RunnerRow, now: i64) -> Resu
     Ok(true)
 }
 
-/// The job this runner holds: 400 without one, 500 when it is no Project-W job, 409 `aborted` (Project-W's
-/// 405) once its owner aborted it.
-fn held_job(db: &dyn Db, runner: &RunnerRow, what: &str, now: i64) -> Result<JobRow, ApiError> {
+/// The job this runner holds: 400 without one, 500 when it is no Project-W job. A job its owner aborted is
+/// still answered (its audio is then empty: it was freed at the abort), never refused: Project-W's runner
+/// exits on any refusal here, and a heartbeat that said `job_assigned` may cross the abort. The runner hears
+/// `abort` at its next heartbeat, and whatever it reports finishes the job as aborted.
+fn held_job(db: &dyn Db, runner: &RunnerRow, now: i64) -> Result<JobRow, ApiError> {
     let none = || ApiError::bad_request("no_job", "This runner has currently no job assigned");
     let id = runner.task.ok_or_else(none)?;
     let Some(job) = store::job_get(db, id, now)? else {
@@ -190,11 +192,7 @@ fn held_job(db: &dyn Db, runner: &RunnerRow, what: &str, now: i64) -> Result<Job
         return Err(none());
     }
     match job.status.as_str() {
-        "assigned" => Ok(job),
-        "cancelled" => Err(ApiError::conflict(
-            super::ABORTED_CODE,
-            format!("This job was aborted by a user. Can't get {what} of an aborted job!"),
-        )),
+        "assigned" | "cancelled" => Ok(job),
         _ => Err(none()),
     }
 }
@@ -208,13 +206,13 @@ pub struct HeldJob {
 
 /// The held job's id and settings.
 pub fn job_info(db: &dyn Db, runner: &RunnerRow, now: i64) -> Result<HeldJob, ApiError> {
-    let job = held_job(db, runner, "job info", now)?;
+    let job = held_job(db, runner, now)?;
     Ok(HeldJob { id: job.id, settings: super::settings_json(&job.settings) })
 }
 
 /// The held job's audio, read chunk by chunk; the runner is then processing it.
 pub fn job_audio(db: &dyn Db, runner: &RunnerRow, now: i64) -> Result<Audio, ApiError> {
-    let job = held_job(db, runner, "job audio", now)?;
+    let job = held_job(db, runner, now)?;
     store::set_task(db, runner.worker, Some(job.id), true)?;
     Ok(Audio { upload: store::job_upload(db, job.id)?, seq: 0 })
 }
@@ -264,13 +262,8 @@ pub fn submit(db: &dyn Db, runner: &RunnerRow, result: &RunnerResult, now: i64) 
                 tasks::release(db, runner.worker, id, &release(RELEASE_FAIL, Some(output)), now)?;
                 store::finish(db, id, Some(message), Some(&by), now)?;
             }
-            (Some(TaskStatus::Cancelled), result) => {
-                let message = match result {
-                    RunnerResult::Error(message) => message.as_str(),
-                    RunnerResult::Transcript(_) => ABORTED,
-                };
-                store::finish(db, id, Some(message), Some(&by), now)?;
-            }
+            // The abort stands, whatever the runner made of the job.
+            (Some(TaskStatus::Cancelled), _) => store::finish(db, id, Some(ABORTED), Some(&by), now)?,
             _ => return Err(not_processing()),
         }
         store::set_task(db, runner.worker, None, false)?;

@@ -207,20 +207,43 @@ pub struct ClaimFrom {
 /// or `assigned` with `lease_expires_at <= now`; project not paused; worker not paused; no verification vote
 /// of this worker on the task. Sets assignee, assign_time, the lease, claims + 1 and progress 0.
 pub fn claim(db: &dyn Db, worker: i64, from: &ClaimFrom, now: i64) -> Result<Option<Task>, DbError> {
-    let (sql, params) = claim_statement(worker, from, now);
-    one(&db.execute(&sql, &params)?)
+    Ok(claim_many(db, worker, from, 1, now)?.into_iter().next())
+}
+
+/// Claims up to `max` tasks for `worker`, best first, each as [`claim`] would take them in turn. From one
+/// project this is one guarded statement; across projects each project's best task competes for every
+/// place, so the claims are repeated inside one transaction (no other writer runs between them).
+pub fn claim_many(db: &dyn Db, worker: i64, from: &ClaimFrom, max: usize, now: i64) -> Result<Vec<Task>, DbError> {
+    if from.project.is_some() || max == 1 {
+        let (sql, params) = claim_statement(worker, from, max, now);
+        let mut tasks = db.execute(&sql, &params)?.map_all(from_row)?;
+        // RETURNING gives rows in no particular order.
+        tasks.sort_by_key(|task| (std::cmp::Reverse(task.priority), task.id));
+        return Ok(tasks);
+    }
+    db::transaction(db, || {
+        let mut tasks = Vec::with_capacity(max);
+        while tasks.len() < max {
+            match claim(db, worker, from, now)? {
+                Some(task) => tasks.push(task),
+                None => break,
+            }
+        }
+        Ok(tasks)
+    })
 }
 
 /// The claim statement and its parameters (separate so tests can check its query plan). A claim from one
-/// project seeks that project's best task directly; across projects, each project's best task competes.
-pub(crate) fn claim_statement(worker: i64, from: &ClaimFrom, now: i64) -> (String, Vec<Value>) {
+/// project seeks that project's best `max` tasks directly; across projects, each project's best task
+/// competes for the one place (`max` is then 1).
+pub(crate) fn claim_statement(worker: i64, from: &ClaimFrom, max: usize, now: i64) -> (String, Vec<Value>) {
     let mut params: Vec<Value> = vec![worker.into(), now.into(), now.into(), now.into()];
-    let best_in = |project: &str| {
+    let best_in = |project: &str, limit: usize| {
         format!(
             "SELECT t.id FROM tasks t \
              WHERE t.project = {project} AND t.status IN ({CLAIMABLE}) AND (t.status = 'new' OR t.lease_expires_at <= ?) \
                AND NOT EXISTS (SELECT 1 FROM task_verifications v WHERE v.task = t.id AND v.worker = ?) \
-             ORDER BY t.priority DESC, t.id LIMIT 1"
+             ORDER BY t.priority DESC, t.id LIMIT {limit}"
         )
     };
     let mut projects = String::from("p.paused = 0");
@@ -237,7 +260,7 @@ pub(crate) fn claim_statement(worker: i64, from: &ClaimFrom, now: i64) -> (Strin
         Some(project) => {
             params.extend([project.into(), now.into(), worker.into(), project.into()]);
             params.extend(project_params);
-            format!("({}) AND EXISTS (SELECT 1 FROM projects p WHERE p.id = ? AND {projects})", best_in("?"))
+            format!("({}) AND EXISTS (SELECT 1 FROM projects p WHERE p.id = ? AND {projects})", best_in("?", max))
         }
         None => {
             params.extend([now.into(), worker.into()]);
@@ -247,7 +270,7 @@ pub(crate) fn claim_statement(worker: i64, from: &ClaimFrom, now: i64) -> (Strin
                  SELECT c.task FROM (SELECT p.priority AS project_priority, ({}) AS task FROM projects p WHERE {projects}) c \
                  JOIN tasks t ON t.id = c.task \
                  ORDER BY c.project_priority DESC, t.priority DESC, t.id LIMIT 1)",
-                best_in("p.id")
+                best_in("p.id", 1)
             )
         }
     };
@@ -255,7 +278,7 @@ pub(crate) fn claim_statement(worker: i64, from: &ClaimFrom, now: i64) -> (Strin
     let sql = format!(
         "UPDATE tasks SET status = 'assigned', assignee = ?, assign_time = ?, lease_expires_at = ? + {LEASE}, \
          claims = claims + 1, progress = 0, updated_at = ? \
-         WHERE id = {chosen} \
+         WHERE id IN {chosen} \
          AND status IN ({CLAIMABLE}) AND (status = 'new' OR lease_expires_at <= ?) \
          AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = ? AND w.paused = 1) \
          RETURNING {COLUMNS}"

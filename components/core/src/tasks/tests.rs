@@ -318,7 +318,7 @@ fn both_claim_forms_use_the_partial_claim_index() {
     let project = fx.project("p");
     let one = crate::store::tasks::ClaimFrom { project: Some(project.id), ..Default::default() };
     for from in [crate::store::tasks::ClaimFrom::default(), one] {
-        let (sql, params) = crate::store::tasks::claim_statement(1, &from, T0);
+        let (sql, params) = crate::store::tasks::claim_statement(1, &from, 1, T0);
         let plan = fx.db.execute(&format!("EXPLAIN QUERY PLAN {sql}"), &params).unwrap();
         let steps: Vec<String> = plan.iter().map(|row| row.text("detail").unwrap()).collect();
         assert!(steps.iter().any(|s| s.contains("tasks_claim")), "{steps:#?}");
@@ -695,4 +695,112 @@ fn concurrent_claimers_never_share_a_task() {
     let rows = db.execute("SELECT COUNT(*) AS n FROM tasks WHERE status = 'assigned' AND claims = 1", &[]).unwrap();
     assert_eq!(rows.first().unwrap().int("n").unwrap(), TASKS as i64);
     drop(db);
+}
+
+// ----------------------------------------------------------------------------------------------------------
+// Batch claim and release
+
+#[test]
+fn batch_claims_take_tasks_in_claim_order_and_batch_releases_answer_per_item() {
+    let fx = Fx::new();
+    let (low, high) = (fx.project("low"), fx.project_with("high", |p| p.priority = Some(5)));
+    let worker = fx.worker("w");
+    let other = fx.worker("o");
+    let submitted: Vec<Task> = [(&low, 1), (&low, 9), (&high, 0), (&low, 9), (&high, 3)]
+        .iter()
+        .map(|(p, prio)| fx.submit(p, "t", *prio))
+        .collect();
+    let ids = |tasks: &[Task]| tasks.iter().map(|t| t.id).collect::<Vec<_>>();
+
+    let from_low = tasks::claim_many(&fx.db, &fx.kv, worker, ClaimTarget::Project(&low), 2, T0).unwrap();
+    assert_eq!(ids(&from_low), vec![submitted[1].id, submitted[3].id], "priority, then id");
+    let any = tasks::claim_many(&fx.db, &fx.kv, worker, ClaimTarget::Any(&Scope::default()), 100, T0).unwrap();
+    assert_eq!(ids(&any), vec![submitted[4].id, submitted[2].id, submitted[0].id], "project priority first");
+    assert!(any.iter().chain(&from_low).all(|t| t.assignee == Some(worker) && t.status == TaskStatus::Assigned));
+    assert!(tasks::claim_many(&fx.db, &fx.kv, worker, ClaimTarget::Any(&Scope::default()), 5, T0).unwrap().is_empty());
+    for max in [0, 101] {
+        let refused = tasks::claim_many(&fx.db, &fx.kv, worker, ClaimTarget::Project(&low), max, T0).unwrap_err();
+        assert_eq!(refused.status(), 422, "max {max}");
+    }
+
+    let item = |id: i64, result: i64| BatchReleaseItem { id, result, verification: None, output: None };
+    let foreign = fx.submit(&low, "someone else's", 0);
+    fx.claim_in(other, &low, T0).unwrap();
+    let answers = tasks::release_many(
+        &fx.db,
+        worker,
+        &[item(submitted[1].id, 0), item(foreign.id, 0), item(submitted[3].id, 1), item(999_999, 0)],
+        T0 + 1,
+    )
+    .unwrap();
+    let shapes: Vec<(i64, bool, Option<TaskStatus>)> = answers.iter().map(|a| (a.id, a.updated, a.status)).collect();
+    assert_eq!(
+        shapes,
+        vec![
+            (submitted[1].id, true, Some(TaskStatus::Closed)),
+            (foreign.id, false, None),
+            (submitted[3].id, true, Some(TaskStatus::New)),
+            (999_999, false, None),
+        ]
+    );
+    assert_eq!(fx.task(foreign.id).assignee, Some(other), "an item the caller does not hold changes nothing");
+
+    let invalid = tasks::release_many(&fx.db, worker, &[item(submitted[0].id, 0), item(submitted[2].id, 7)], T0);
+    assert_eq!(invalid.unwrap_err().status(), 422);
+    assert_eq!(fx.task(submitted[0].id).status, TaskStatus::Assigned, "an invalid item refuses the whole batch");
+    assert_eq!(tasks::release_many(&fx.db, worker, &[], T0).unwrap_err().status(), 422);
+}
+
+#[test]
+fn sixteen_concurrent_batch_claimers_never_share_a_task() {
+    let platform = crate::testing::TestPlatform::new("batch-claims");
+    let path = platform.path.clone();
+    const TASKS: usize = 1_200;
+    const THREADS: usize = 16;
+    let (project, workers) = {
+        let db = NativeDb::open(&path).unwrap();
+        let kv = crate::platform::MemoryKv::default();
+        let input = crate::domain::project::ProjectInput { name: "batch".into(), ..Default::default() };
+        let project = crate::projects::create(&db, None, &input, T0).unwrap();
+        let specs: Vec<TaskSpec> = (0..TASKS).map(|i| spec(&format!("t{i}"))).collect();
+        tasks::bulk_submit(&db, &kv, &project, &specs, T0).unwrap();
+        let workers: Vec<i64> = (0..THREADS)
+            .map(|i| {
+                let input = crate::domain::worker::WorkerInput { alias: format!("w{i}"), ..Default::default() };
+                crate::workers::register(&db, &input, T0).unwrap().worker.id
+            })
+            .collect();
+        (project, workers)
+    };
+    let threads: Vec<_> = workers
+        .into_iter()
+        .enumerate()
+        .map(|(i, worker)| {
+            let (path, project) = (path.clone(), project.clone());
+            std::thread::spawn(move || {
+                let db = NativeDb::open(&path).unwrap();
+                let kv = crate::platform::MemoryKv::default();
+                let scope = Scope::default();
+                let mut claimed = Vec::new();
+                loop {
+                    // Half claim from the project, half across projects; batches of 1 to 50.
+                    let target = if i % 2 == 0 { ClaimTarget::Project(&project) } else { ClaimTarget::Any(&scope) };
+                    let batch = tasks::claim_many(&db, &kv, worker, target, 1 + (i * 7) % 50, T0).unwrap();
+                    if batch.is_empty() {
+                        return claimed;
+                    }
+                    assert!(batch.iter().all(|task| task.assignee == Some(worker)));
+                    claimed.extend(batch.iter().map(|task| task.id));
+                }
+            })
+        })
+        .collect();
+    let mut all: Vec<i64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let total = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!((total, all.len()), (TASKS, TASKS), "every task claimed exactly once");
+    let db = NativeDb::open(&path).unwrap();
+    let rows = db.execute("SELECT COUNT(*) AS n FROM tasks WHERE status = 'assigned' AND claims = 1", &[]).unwrap();
+    assert_eq!(rows.first().unwrap().int("n").unwrap(), TASKS as i64);
 }

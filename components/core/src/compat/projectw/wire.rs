@@ -75,9 +75,6 @@ impl From<ApiError> for Refusal {
         match &error {
             ApiError::NotFound(_) if error.to_string().starts_with("no route for") => Self::new(404, "Not Found"),
             ApiError::MethodNotAllowed => Self::new(405, "Method Not Allowed"),
-            ApiError::Conflict { code, detail } if *code == crate::projectw::ABORTED_CODE => {
-                Self::new(405, detail.clone())
-            }
             ApiError::Internal(_) => Self::new(500, "Internal Server Error"),
             ApiError::Validation { errors, .. } => Self::unprocessable(
                 errors
