@@ -565,17 +565,19 @@ async fn retention_deletes_only_jobs_finished_longer_ago_than_the_limit() {
 // ---------------------------------------------------------------------------------------------------------
 // How many idle streams one host carries
 
-/// Opens idle streams in steps and times an ordinary request (`GET /api/about`) beside them: with the host's
-/// default limits, every stream holds an instance slot until it ends, so once they are all taken a request
-/// waits for a stream to end. `cargo test -p conveyor-tests --test projectw_events idle_streams -- --ignored --nocapture`
+/// Opens idle streams in steps and times an ordinary request (`GET /api/about`) beside them. Every stream
+/// holds an instance until it ends; `/api/jobs/events` is a component of its own capped at
+/// `event_stream_instances` (96 of the host's 128), so streams past the cap wait for one to end while the
+/// other routes keep the rest. `cargo test -p conveyor-tests --test projectw_events idle_streams -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check"]
 async fn idle_streams_one_host_carries() {
     let app = TestHost::start().await;
     let (_, alice) = user(&app, "alice").await;
-    let slots = app.host.runtime.limits().max_instances as usize;
+    let host_slots = app.host.runtime.limits().max_instances as usize;
+    let cap = 96;
     let mut streams = Vec::new();
-    for target in [1, 32, 64, 96, slots - 2, slots - 1, slots, slots + 2] {
+    for target in [1, 32, 64, cap - 1, cap, cap + 4] {
         let opening = Instant::now();
         let tasks: Vec<_> = (streams.len()..target)
             .map(|_| {
@@ -592,7 +594,7 @@ async fn idle_streams_one_host_carries() {
         }
         let opened = opening.elapsed();
         let waiting = streams.iter().filter(|s| s.is_none()).count();
-        if target == slots - 2 {
+        if target == cap {
             // What the idle streams cost: each polls the database twice a second.
             let (cpu, wall) = (cpu_seconds(), Instant::now());
             tokio::time::sleep(Duration::from_secs(4)).await;
@@ -605,13 +607,21 @@ async fn idle_streams_one_host_carries() {
                 .await;
         let latency = began.elapsed();
         println!(
-            "{target:>4} streams ({waiting} not answered within 2 s; opened in {opened:?}): GET /api/about {} after {latency:?}",
+            "{target:>4} streams ({waiting} not answered within 2 s; opened in {opened:?}; host slots {host_slots}): GET /api/about {} after {latency:?}",
             match about {
                 Ok(response) => format!("answered {}", response.status),
                 Err(_) => "had no answer".into(),
             }
         );
     }
+    // One more stream past the cap waits for the oldest to end.
+    let began = Instant::now();
+    let mut late = open(&app, &alice, None).await;
+    assert_eq!(late.next(SOON).await, Some(Frame::Retry(1000)));
+    println!(
+        "a stream past the cap got its head after {:?} (the oldest streams end 25 s after they began)",
+        began.elapsed()
+    );
     println!("RSS of the test process (host and client): {} MiB", rss_mib());
 }
 
