@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../sql/0003_task_triggers.sql"),
     include_str!("../../../sql/0004_schedules.sql"),
     include_str!("../../../sql/0005_projectw.sql"),
+    include_str!("../../../sql/0006_projectw_events.sql"),
     include_str!("../../../sql/0007_session_scope.sql"),
 ];
 

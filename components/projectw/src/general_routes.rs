@@ -1,11 +1,15 @@
 //! `/api/about` and `/api/auth_settings`: what Project-W's clients read before signing in.
 
 use conveyor_core::compat::projectw::wire::{self, Refusal};
+use conveyor_core::projectw::{banners, retention};
 use conveyor_core::{Ctx, Response};
 use serde_json::json;
 
-/// `GET /api/about`: Project-W's description and source (its clients check both), no terms or banners.
-pub fn about(_ctx: &Ctx) -> Result<Response, Refusal> {
+/// `GET /api/about`: Project-W's description and source (its clients check both), the site banners and the
+/// job retention (`job_retention_days`); no imprint or terms.
+pub fn about(ctx: &Ctx) -> Result<Response, Refusal> {
+    let banners = banners::list(ctx.db()?)?;
+    let retention = retention::days(ctx.variable("job_retention_days").as_deref());
     Ok(wire::ok(&json!({
         "description": "A self-hostable platform on which users can create transcripts of their audio files (speech-to-text) using Whisper AI",
         "source_code": "https://github.com/JulianFP/project-W/tree/main/backend",
@@ -13,8 +17,8 @@ pub fn about(_ctx: &Ctx) -> Result<Response, Refusal> {
         "git_hash": "conveyor",
         "imprint": null,
         "terms_of_services": {},
-        "job_retention_in_days": null,
-        "site_banners": [],
+        "job_retention_in_days": retention,
+        "site_banners": banners,
     })))
 }
 

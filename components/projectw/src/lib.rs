@@ -8,6 +8,7 @@
 mod account_routes;
 mod admin_routes;
 mod caller;
+mod event_routes;
 mod general_routes;
 mod job_routes;
 mod runner_routes;
@@ -30,6 +31,12 @@ fn router() -> Router {
         route("POST", "/api/admins/create_runner", |ctx| answer(admin_routes::create_runner(ctx))),
         route("DELETE", "/api/admins/invalidate_runner", |ctx| answer(admin_routes::invalidate_runner(ctx))),
         route("POST", "/api/admins/invalidate_runner", |ctx| answer(admin_routes::invalidate_runner(ctx))),
+        route("POST", "/api/admins/add_site_banner", |ctx| answer(admin_routes::add_site_banner(ctx))),
+        route("DELETE", "/api/admins/delete_site_banner", |ctx| answer(admin_routes::delete_site_banner(ctx))),
+        route("POST", "/api/admins/delete_site_banner", |ctx| answer(admin_routes::delete_site_banner(ctx))),
+        route("POST", "/api/admins/send_email_to_all_users", |ctx| answer(admin_routes::send_email_to_all_users(ctx))),
+        route("POST", "/api/admins/run-retention", |ctx| answer(admin_routes::run_retention(ctx))),
+        route("POST", "/api/admins/send-mail", |ctx| answer(admin_routes::send_mail(ctx))),
         route("POST", "/api/runners/register", |ctx| answer(runner_routes::register(ctx))),
         route("POST", "/api/runners/heartbeat", |ctx| answer(runner_routes::heartbeat(ctx))),
         route("GET", "/api/runners/retrieve_job_info", |ctx| answer(runner_routes::job_info(ctx))),
@@ -47,6 +54,7 @@ fn router() -> Router {
         // Marks the job downloaded: a change, though a GET.
         route("GET", "/api/jobs/download_transcript", |ctx| answer(job_routes::download_transcript(ctx)))
             .changes_state(),
+        streamed("GET", "/api/jobs/events", event_routes::events),
         route("GET", "/api/jobs/default_settings", |ctx| answer(job_routes::default_settings(ctx))),
         route("POST", "/api/jobs/submit_settings", |ctx| answer(job_routes::submit_settings(ctx))),
         route("POST", "/api/local-account/login", |ctx| answer(account_routes::login(ctx))),

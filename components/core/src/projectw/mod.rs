@@ -4,7 +4,11 @@
 //! Conveyor's tasks do not (a runner's online session, a job's file, settings and transcripts) is kept in
 //! its own tables (`sql/0005_projectw.sql`, `store::projectw`).
 
+pub mod banners;
+pub mod events;
 pub mod jobs;
+pub mod notify;
+pub mod retention;
 pub mod runners;
 
 use crate::db::Db;

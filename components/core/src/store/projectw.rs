@@ -448,3 +448,159 @@ pub fn settings(db: &dyn Db, owner: i64, id: Option<i64>) -> Result<Option<Strin
     };
     rows.map_first(|row| row.text("settings"))
 }
+
+/// One row of `projectw_events` (`sql/0006_projectw_events.sql`; written only by its triggers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub id: i64,
+    pub job: i64,
+    pub kind: String,
+}
+
+/// `owner`'s events with ids above `after`, oldest first, at most `limit`.
+pub fn events_after(db: &dyn Db, owner: i64, after: i64, limit: i64) -> Result<Vec<EventRow>, DbError> {
+    db.execute(
+        "SELECT id, job, kind FROM projectw_events WHERE owner = ? AND id > ? ORDER BY id LIMIT ?",
+        &[owner.into(), after.into(), limit.into()],
+    )?
+    .map_all(|row| Ok(EventRow { id: row.int("id")?, job: row.int("job")?, kind: row.text("kind")? }))
+}
+
+/// The newest event's id, anyone's (0 before the first).
+pub fn newest_event(db: &dyn Db) -> Result<i64, DbError> {
+    let rows = db.execute("SELECT COALESCE(MAX(id), 0) AS id FROM projectw_events", &[])?;
+    Ok(rows.map_first(|row| row.int("id"))?.unwrap_or(0))
+}
+
+/// Deletes up to `limit` events older than `keep_seconds` by the database's clock (the one the triggers
+/// stamp them with), never the newest, so ids keep growing; answers how many went.
+pub fn prune_events(db: &dyn Db, keep_seconds: i64, limit: i64) -> Result<usize, DbError> {
+    let rows = db.execute(
+        "DELETE FROM projectw_events WHERE id IN (SELECT id FROM projectw_events \
+         WHERE created_at < unixepoch() - ? AND id < (SELECT MAX(id) FROM projectw_events) ORDER BY id LIMIT ?) \
+         RETURNING id",
+        &[keep_seconds.into(), limit.into()],
+    )?;
+    Ok(rows.rows.len())
+}
+
+/// A site banner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BannerRow {
+    pub id: i64,
+    pub html: String,
+    pub urgency: i64,
+}
+
+/// Adds a banner; answers its id.
+pub fn insert_banner(db: &dyn Db, html: &str, urgency: i64, now: i64) -> Result<i64, DbError> {
+    let rows = db.execute(
+        "INSERT INTO projectw_banners (html, urgency, created_at) VALUES (?, ?, ?) RETURNING id",
+        &[html.into(), urgency.into(), now.into()],
+    )?;
+    rows.map_first(|row| row.int("id"))?.ok_or_else(|| DbError::Other("no id returned".into()))
+}
+
+/// Deletes a banner (an unknown id is no error).
+pub fn delete_banner(db: &dyn Db, id: i64) -> Result<(), DbError> {
+    db.execute("DELETE FROM projectw_banners WHERE id = ?", &[id.into()])?;
+    Ok(())
+}
+
+/// Every banner, most urgent first (then oldest first).
+pub fn banners(db: &dyn Db) -> Result<Vec<BannerRow>, DbError> {
+    db.execute("SELECT id, html, urgency FROM projectw_banners ORDER BY urgency DESC, id", &[])?
+        .map_all(|row| Ok(BannerRow { id: row.int("id")?, html: row.text("html")?, urgency: row.int("urgency")? }))
+}
+
+/// Queues one `announcement` for every active, verified user; answers how many.
+pub fn queue_announcement(db: &dyn Db, subject: &str, body: &str, now: i64) -> Result<usize, DbError> {
+    let rows = db.execute(
+        "INSERT INTO projectw_mail (recipient, kind, subject, body, created_at) \
+         SELECT id, 'announcement', ?, ?, ? FROM users WHERE active = 1 AND verified = 1 ORDER BY id RETURNING id",
+        &[subject.into(), body.into(), now.into()],
+    )?;
+    Ok(rows.rows.len())
+}
+
+/// Queued mail with its recipient as they are now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailRow {
+    pub id: i64,
+    pub kind: String,
+    pub job: Option<i64>,
+    pub error_msg: Option<String>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub email: String,
+    pub username: String,
+    /// The recipient's account is active (mail to a disabled account is dropped).
+    pub active: bool,
+}
+
+/// Claims up to `limit` queued mails nobody holds (or whose holder's claim ran out) until `until`, oldest
+/// first: one statement, so two senders never claim the same mail.
+pub fn claim_mail(db: &dyn Db, until: i64, limit: i64, now: i64) -> Result<Vec<MailRow>, DbError> {
+    let claimed = db.execute(
+        "UPDATE projectw_mail SET claimed_until = ? WHERE id IN (SELECT id FROM projectw_mail \
+         WHERE claimed_until IS NULL OR claimed_until <= ? ORDER BY id LIMIT ?) RETURNING id",
+        &[until.into(), now.into(), limit.into()],
+    )?;
+    let ids: Vec<Value> = claimed.iter().map(|row| row.int("id").map(Value::from)).collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    db.execute(
+        &format!(
+            "SELECT m.id, m.kind, m.job, m.error_msg, m.subject, m.body, u.email, u.username, u.active \
+             FROM projectw_mail m JOIN users u ON u.id = m.recipient WHERE m.id IN ({marks}) ORDER BY m.id"
+        ),
+        &ids,
+    )?
+    .map_all(|row| {
+        Ok(MailRow {
+            id: row.int("id")?,
+            kind: row.text("kind")?,
+            job: row.opt_int("job")?,
+            error_msg: row.opt_text("error_msg")?,
+            subject: row.opt_text("subject")?,
+            body: row.opt_text("body")?,
+            email: row.text("email")?,
+            username: row.text("username")?,
+            active: row.bool("active")?,
+        })
+    })
+}
+
+/// Removes a mail once it was handed to the hook (or dropped).
+pub fn delete_mail(db: &dyn Db, id: i64) -> Result<(), DbError> {
+    db.execute("DELETE FROM projectw_mail WHERE id = ?", &[id.into()])?;
+    Ok(())
+}
+
+/// Deletes up to `limit` jobs that finished before `cutoff` (their audio and transcripts go with them; their
+/// tasks stay as queue history); answers their ids.
+pub fn delete_finished_before(db: &dyn Db, cutoff: i64, limit: i64) -> Result<Vec<i64>, DbError> {
+    // A finished job's audio was freed when it finished; free any that is left all the same.
+    db.execute(
+        "DELETE FROM projectw_uploads WHERE id IN (SELECT upload FROM projectw_jobs \
+         WHERE finished_at IS NOT NULL AND finished_at < ? AND upload IS NOT NULL)",
+        &[cutoff.into()],
+    )?;
+    db.execute(
+        "DELETE FROM projectw_jobs WHERE task IN (SELECT task FROM projectw_jobs \
+         WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at, task LIMIT ?) RETURNING task",
+        &[cutoff.into(), limit.into()],
+    )?
+    .map_all(|row| row.int("task"))
+}
+
+/// Deletes mail queued before `before` that nobody holds; answers how many.
+pub fn prune_mail(db: &dyn Db, before: i64) -> Result<usize, DbError> {
+    let rows = db.execute(
+        "DELETE FROM projectw_mail WHERE created_at < ? AND claimed_until IS NULL RETURNING id",
+        &[before.into()],
+    )?;
+    Ok(rows.rows.len())
+}

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod bodies;
+pub mod events;
 pub mod multipart;
 pub mod settings;
 pub mod wire;
