@@ -45,6 +45,13 @@ CREATE TRIGGER projectw_event_in_process AFTER UPDATE OF in_process ON projectw_
     WHEN NEW.in_process = 1 AND OLD.in_process = 0 AND NEW.task IS NOT NULL BEGIN
     INSERT INTO projectw_events (owner, job, kind, created_at) SELECT owner, task, 'job_updated', unixepoch() FROM projectw_jobs WHERE task = NEW.task; END;
 
+-- A job's task cancelled by any other path than its owner's abort (an administrator's native `cancel`) ends
+-- the job as its owner's abort does: finished, "Job was aborted" (`projectw::ABORTED`), its audio freed. The
+-- owner's abort sets the same itself; the WHEN keeps every other task update out of the body.
+CREATE TRIGGER projectw_task_cancelled AFTER UPDATE OF status ON tasks
+    WHEN NEW.status = 'cancelled' AND OLD.status IS NOT 'cancelled' AND EXISTS (SELECT 1 FROM projectw_jobs WHERE task = NEW.id) BEGIN
+    UPDATE projectw_jobs SET finished_at = COALESCE(finished_at, unixepoch()), error_msg = COALESCE(error_msg, 'Job was aborted') WHERE task = NEW.id; DELETE FROM projectw_uploads WHERE id = (SELECT upload FROM projectw_jobs WHERE task = NEW.id); END;
+
 -- Retention (`/api/admins/run-retention`) finds finished jobs by the time they finished.
 CREATE INDEX projectw_jobs_by_finished ON projectw_jobs(finished_at) WHERE finished_at IS NOT NULL;
 

@@ -590,3 +590,21 @@ async fn uploads_stream_to_storage_and_back_and_neither_refused_nor_finished_fil
     assert_eq!(job(&app, &alice, job_id).await["step"], "success");
     assert_eq!((rows(&app, "projectw_uploads"), rows(&app, "projectw_audio")), (0, 0));
 }
+
+#[tokio::test]
+async fn a_job_whose_task_an_administrator_cancels_natively_ends_as_aborted_and_frees_its_audio() {
+    let app = TestHost::start().await;
+    let (_, alice) = user(&app, "alice").await;
+    let id = submit_ok(&app, &alice, &[5u8; 300_000]).await;
+    assert_eq!(rows(&app, "projectw_audio"), 2);
+    let call = json!({"jsonrpc": "2.0", "method": "cancel", "id": 1});
+    let cancelled = client_json(&app, "POST", &format!("/api/v1/tasks/{id}"), &admin(&app), call).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text());
+    let ended = job(&app, &alice, id).await;
+    assert_eq!((ended["step"].clone(), ended["error_msg"].clone()), (json!("failed"), json!("Job was aborted")));
+    assert!(ended["finish_timestamp"].is_string(), "{ended}");
+    let unfinished =
+        client(&app, "GET", "/api/jobs/count?exclude_finished=true&exclude_downloaded=false", &alice, None).await;
+    assert_eq!(pw_json(&unfinished, 200), json!(0));
+    assert_eq!((rows(&app, "projectw_uploads"), rows(&app, "projectw_audio")), (0, 0));
+}
