@@ -244,8 +244,9 @@ pub fn abort(db: &dyn Db, owner: i64, ids: &[i64], now: i64) -> Result<(), ApiEr
             ));
         }
         for job in &jobs {
-            tasks::cancel(db, job.id, now)?;
+            // Finished first, at `now`: the cancel's trigger (`projectw_task_cancelled`) keeps what it finds.
             store::finish(db, job.id, Some(ABORTED), None, now)?;
+            tasks::cancel(db, job.id, now)?;
         }
         Ok(())
     })
