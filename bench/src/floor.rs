@@ -63,6 +63,10 @@ pub fn run(dir: &Path, workers: usize, preload: usize, warmup: Duration, duratio
                     if began >= measure_from {
                         match outcome {
                             Ok(()) => recorder.ok(began.elapsed(), 1),
+                            // A lock the floor's connection did not get in time: its own retry.
+                            Err(conveyor_core::ApiError::Internal(m)) if m.contains("locked") || m.contains("busy") => {
+                                recorder.busy()
+                            }
                             Err(error) => recorder.error(error.status()),
                         }
                     }
