@@ -37,6 +37,9 @@ struct Args {
     /// Tasks preloaded for the cycle and floor scenarios.
     #[arg(long, default_value_t = 60_000)]
     preload: usize,
+    /// Tasks preloaded for each native floor run (a thread loops faster than the HTTP cycle).
+    #[arg(long, default_value_t = 200_000)]
+    floor_preload: usize,
     /// Tasks preloaded for the batch cycle (it drains ~30,000 a second).
     #[arg(long, default_value_t = 500_000)]
     batch_preload: usize,
@@ -209,8 +212,17 @@ async fn run(args: &Args, data: &std::path::Path) -> Result<()> {
         for threads in [args.workers, 1] {
             let floor_dir = data.join(format!("floor-{threads}"));
             std::fs::create_dir_all(&floor_dir)?;
-            results.push(floor::run(&floor_dir, threads, args.preload, plan.warmup, plan.duration)?);
+            results.push(floor::run(&floor_dir, threads, args.floor_preload, None, plan.warmup, plan.duration)?);
+            let _ = std::fs::remove_dir_all(&floor_dir);
         }
+    }
+    if args.runs(Scenario::Batch) && args.runs(Scenario::Floor) {
+        // The batch's SQL natively on one thread: what the one writer can do at most for the batch cycle.
+        let floor_dir = data.join("floor-batch");
+        std::fs::create_dir_all(&floor_dir)?;
+        let preload = args.batch_preload;
+        results.push(floor::run(&floor_dir, 1, preload, Some(args.batch), plan.warmup, plan.duration)?);
+        let _ = std::fs::remove_dir_all(&floor_dir);
     }
     let _ = std::fs::remove_dir_all(data.join("host"));
     let mut peer_note = None;
@@ -236,6 +248,7 @@ async fn run(args: &Args, data: &std::path::Path) -> Result<()> {
         a.zip(b).filter(|(_, b)| b.throughput > 0.0).map(|(a, b)| a.throughput / b.throughput)
     };
     let (ratio, peer_ratio) = (over(cycle, floor), over(cycle, beanstalkd));
+    let batch_ratio = over(batch, find("floor: native batch"));
     // A target whose scenario did not run has a null value and is not met.
     let target = |name: &str, value: Option<f64>, unit: &str, goal: &str, met: fn(f64) -> bool| json!({ "name": name, "value": value, "unit": unit, "goal": goal, "met": value.is_some_and(met) });
     let restart_ms = restart.as_ref().and_then(|r| r["both_ms"].as_f64());
@@ -275,11 +288,11 @@ async fn run(args: &Args, data: &std::path::Path) -> Result<()> {
         "submitted": checked, "stored": all, "by_status_sum": by_status.iter().sum::<i64>(), "closed": closed,
         "cycles_completed": holders.cycles.load(Ordering::SeqCst), "held_twice": violations, "server_errors": server_errors,
     });
-    print_table(&results, ratio, peer_ratio, &targets, &correctness);
+    print_table(&results, [ratio, batch_ratio, peer_ratio], &targets, &correctness);
     let report = json!({
         "machine": { "cores": std::thread::available_parallelism().map_or(0, |n| n.get()) },
         "plan": { "warmup_s": args.warmup, "duration_s": args.duration, "workers": args.workers, "clients": args.clients },
-        "results": results, "cycle_over_floor": ratio, "cycle_over_beanstalkd": peer_ratio, "peer_note": peer_note,
+        "results": results, "cycle_over_floor": ratio, "cycle_over_beanstalkd": peer_ratio, "batch_over_native_batch": batch_ratio, "peer_note": peer_note,
         "restart": restart, "targets": targets, "correctness": correctness,
     });
     let out = args.out.clone().unwrap_or_else(|| repo().join("bench/results/latest.json"));
@@ -322,8 +335,7 @@ async fn status_counts(api: &Api) -> Result<Vec<i64>> {
 
 fn print_table(
     results: &[Summary],
-    ratio: Option<f64>,
-    peer_ratio: Option<f64>,
+    [ratio, batch_ratio, peer_ratio]: [Option<f64>; 3],
     targets: &serde_json::Value,
     correctness: &serde_json::Value,
 ) {
@@ -339,6 +351,9 @@ fn print_table(
     }
     if let Some(ratio) = ratio {
         println!("cycle / floor = {ratio:.3}");
+    }
+    if let Some(ratio) = batch_ratio {
+        println!("batch / native batch (1 thread) = {ratio:.3}");
     }
     if let Some(ratio) = peer_ratio {
         println!("cycle / beanstalkd = {ratio:.3}");
