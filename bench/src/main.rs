@@ -220,7 +220,8 @@ async fn run(args: &Args, data: &std::path::Path) -> Result<()> {
         // The batch's SQL natively on one thread: what the one writer can do at most for the batch cycle.
         let floor_dir = data.join("floor-batch");
         std::fs::create_dir_all(&floor_dir)?;
-        let preload = args.batch_preload;
+        // One thread claims ~65,000 a second on a quiet machine: preload for the whole run.
+        let preload = args.batch_preload.max(1_000_000);
         results.push(floor::run(&floor_dir, 1, preload, Some(args.batch), plan.warmup, plan.duration)?);
         let _ = std::fs::remove_dir_all(&floor_dir);
     }
@@ -230,7 +231,7 @@ async fn run(args: &Args, data: &std::path::Path) -> Result<()> {
         if peer::installed() {
             let dir = data.join("beanstalkd");
             std::fs::create_dir_all(&dir)?;
-            let jobs = args.preload.max(400_000);
+            let jobs = args.preload.max(600_000);
             results.push(peer::run(&dir, args.workers, jobs, plan).await?);
         } else {
             let note = "beanstalkd is not installed: peer scenario skipped (apt-get install beanstalkd)";

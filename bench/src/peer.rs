@@ -132,11 +132,21 @@ pub async fn run(dir: &Path, workers: usize, jobs: usize, plan: Plan) -> Result<
             let mut conn = conns[index].lock().await;
             let id = match conn.reserve().await {
                 Ok(Some(id)) => id,
-                Ok(None) | Err(_) => return Err(0),
+                Ok(None) => {
+                    eprintln!("bench: beanstalkd reserve timed out");
+                    return Err(0);
+                }
+                Err(error) => {
+                    eprintln!("bench: beanstalkd reserve: {error}");
+                    return Err(0);
+                }
             };
             holders.take(id as i64, index);
             holders.give_back(id as i64);
-            conn.delete(id).await.map_err(|_| 0u16)?;
+            if let Err(error) = conn.delete(id).await {
+                eprintln!("bench: beanstalkd delete: {error}");
+                return Err(0);
+            }
             Ok(1)
         }
     })
