@@ -231,7 +231,7 @@ async fn run(args: &Args, data: &std::path::Path) -> Result<()> {
         if peer::installed() {
             let dir = data.join("beanstalkd");
             std::fs::create_dir_all(&dir)?;
-            let jobs = args.preload.max(600_000);
+            let jobs = args.preload.max(1_500_000);
             results.push(peer::run(&dir, args.workers, jobs, plan).await?);
         } else {
             let note = "beanstalkd is not installed: peer scenario skipped (apt-get install beanstalkd)";

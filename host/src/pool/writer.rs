@@ -3,7 +3,7 @@
 
 use anyhow::{Result, anyhow};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -134,12 +134,8 @@ impl Transaction {
 /// (or to sit idle for [`TRANSACTION_IDLE`]), then takes it back, rolling back what was left open.
 fn serve_turn(writer: &Mutex<rusqlite::Connection>, turn: Turn) {
     if turn.granted.send(()).is_ok() {
-        loop {
-            match turn.beats.recv_timeout(TRANSACTION_IDLE) {
-                Ok(()) => continue,
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-            }
-        }
+        // One beat per statement; ends when the transaction ends or is dropped, or after an idle timeout.
+        while turn.beats.recv_timeout(TRANSACTION_IDLE).is_ok() {}
     }
     let connection = lock(writer);
     turn.over.store(true, Ordering::SeqCst);
