@@ -4,7 +4,7 @@
 use crate::stats::{Recorder, Summary, rss_mib};
 use anyhow::{Result, anyhow};
 use conveyor_core::connection::NativeDb;
-use conveyor_core::domain::task::{ReleaseRequest, TaskSpec};
+use conveyor_core::domain::task::{BatchReleaseItem, ReleaseRequest, TaskSpec};
 use conveyor_core::platform::MemoryKv;
 use conveyor_core::tasks::{self, ClaimTarget};
 use std::path::Path;
@@ -36,8 +36,16 @@ fn prepare(path: &Path, workers: usize, preload: usize) -> Result<(i64, Vec<i64>
     Ok((project.id, ids))
 }
 
-/// Runs `workers` threads looping claim → release OK for the plan's duration after warm-up.
-pub fn run(dir: &Path, workers: usize, preload: usize, warmup: Duration, duration: Duration) -> Result<Summary> {
+/// Runs `workers` threads looping claim → release OK for the plan's duration after warm-up; with `batch`,
+/// claims that many at once and releases them in one batch (units: tasks).
+pub fn run(
+    dir: &Path,
+    workers: usize,
+    preload: usize,
+    batch: Option<usize>,
+    warmup: Duration,
+    duration: Duration,
+) -> Result<Summary> {
     let path = dir.join("floor.db");
     let (project_id, worker_ids) = prepare(&path, workers, preload)?;
     let recorder = Arc::new(Recorder::default());
@@ -54,15 +62,39 @@ pub fn run(dir: &Path, workers: usize, preload: usize, warmup: Duration, duratio
                 let release = ReleaseRequest { result: 0, verification: None, output: None };
                 while Instant::now() < end {
                     let began = Instant::now();
-                    let claimed = tasks::claim(&db, &kv, worker, ClaimTarget::Project(&project), now());
-                    let outcome = match claimed {
-                        Ok(Some(task)) => tasks::release(&db, worker, task.id, &release, now()).map(|_| ()),
-                        Ok(None) => Err(conveyor_core::ApiError::NotFound("drained".into())),
-                        Err(error) => Err(error),
+                    let target = ClaimTarget::Project(&project);
+                    let outcome = match batch {
+                        None => match tasks::claim(&db, &kv, worker, target, now()) {
+                            Ok(Some(task)) => tasks::release(&db, worker, task.id, &release, now()).map(|_| 1),
+                            Ok(None) => Err(conveyor_core::ApiError::NotFound("drained".into())),
+                            Err(error) => Err(error),
+                        },
+                        Some(max) => match tasks::claim_many(&db, &kv, worker, target, max, now()) {
+                            Ok(claimed) if claimed.is_empty() => {
+                                Err(conveyor_core::ApiError::NotFound("drained".into()))
+                            }
+                            Ok(claimed) => {
+                                let items: Vec<BatchReleaseItem> = claimed
+                                    .iter()
+                                    .map(|task| BatchReleaseItem {
+                                        id: task.id,
+                                        result: 0,
+                                        verification: None,
+                                        output: None,
+                                    })
+                                    .collect();
+                                tasks::release_many(&db, worker, &items, now()).map(|answers| answers.len() as u64)
+                            }
+                            Err(error) => Err(error),
+                        },
                     };
                     if began >= measure_from {
                         match outcome {
-                            Ok(()) => recorder.ok(began.elapsed(), 1),
+                            Ok(units) => recorder.ok(began.elapsed(), units),
+                            // A lock the floor's connection did not get in time: its own retry.
+                            Err(conveyor_core::ApiError::Internal(m)) if m.contains("locked") || m.contains("busy") => {
+                                recorder.busy()
+                            }
                             Err(error) => recorder.error(error.status()),
                         }
                     }
@@ -74,6 +106,19 @@ pub fn run(dir: &Path, workers: usize, preload: usize, warmup: Duration, duratio
     for thread in threads {
         thread.join().map_err(|_| anyhow!("a floor thread panicked"))??;
     }
-    let name = format!("floor: native claim+release, {workers} thread{}", if workers == 1 { "" } else { "s" });
-    Ok(recorder.summary(&name, "cycles/s", duration.as_secs_f64(), rss_mib()))
+    let threads = format!("{workers} thread{}", if workers == 1 { "" } else { "s" });
+    Ok(match batch {
+        None => recorder.summary(
+            &format!("floor: native claim+release, {threads}"),
+            "cycles/s",
+            duration.as_secs_f64(),
+            rss_mib(),
+        ),
+        Some(max) => recorder.summary(
+            &format!("floor: native batch {max}+{max}, {threads}"),
+            "tasks/s",
+            duration.as_secs_f64(),
+            rss_mib(),
+        ),
+    })
 }

@@ -4,6 +4,7 @@
 
 mod client;
 mod floor;
+mod peer;
 mod scenarios;
 mod stats;
 
@@ -36,6 +37,21 @@ struct Args {
     /// Tasks preloaded for the cycle and floor scenarios.
     #[arg(long, default_value_t = 60_000)]
     preload: usize,
+    /// Tasks preloaded for each native floor run (a thread loops faster than the HTTP cycle).
+    #[arg(long, default_value_t = 200_000)]
+    floor_preload: usize,
+    /// Tasks preloaded for the batch cycle (it drains ~30,000 a second).
+    #[arg(long, default_value_t = 500_000)]
+    batch_preload: usize,
+    /// Tasks per batch claim and release in the batch cycle.
+    #[arg(long, default_value_t = 50)]
+    batch: usize,
+    /// Workers in the low-concurrency cycle (its p99 is a target).
+    #[arg(long, default_value_t = 4)]
+    few_workers: usize,
+    /// Tasks the data directory holds (topped up with bulks) before the restart is measured.
+    #[arg(long, default_value_t = 1_000_000)]
+    restart_tasks: usize,
     #[arg(long)]
     out: Option<PathBuf>,
     /// Run only these scenarios (comma-separated), e.g. to profile one; the default runs all.
@@ -50,8 +66,15 @@ enum Scenario {
     Single,
     Bulk,
     Cycle,
+    /// The cycle with `--few-workers` workers.
+    Cycle4,
+    Batch,
     Mixed,
     Floor,
+    /// Stop the host and start it again on the same data directory and compile cache.
+    Restart,
+    /// beanstalkd, reserve → delete with the same workers (skipped when not installed).
+    Peer,
 }
 
 impl Args {
@@ -72,15 +95,13 @@ fn main() -> Result<()> {
     let _ = std::fs::remove_dir_all(&data);
     std::fs::create_dir_all(&data)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(run(&args, manifest, &data));
+    let result = runtime.block_on(run(&args, &data));
     let _ = std::fs::remove_dir_all(&data);
     result
 }
 
-async fn run(args: &Args, manifest: PathBuf, data: &std::path::Path) -> Result<()> {
-    let mut options = conveyor::HostOptions::new(manifest, data.join("host"));
-    options.cache_dir = Some(repo().join("target/bench-cache"));
-    let host = conveyor::start(options).await?;
+async fn run(args: &Args, data: &std::path::Path) -> Result<()> {
+    let host = conveyor::start(host_options(data)).await?;
     let api = Arc::new(Api::new(host.url(), host.admin_token.clone().context("the app declares admin_token")?));
     let plan = Plan { warmup: Duration::from_secs(args.warmup), duration: Duration::from_secs(args.duration) };
     eprintln!("bench: host at {}; {:?} per scenario", host.url(), plan);
@@ -113,7 +134,24 @@ async fn run(args: &Args, manifest: PathBuf, data: &std::path::Path) -> Result<(
         let project = api.create_project("bench-cycle", 0).await?;
         api.preload(project, args.preload, "cycle").await?;
         submitted += args.preload as u64;
-        results.push(scenarios::cycles(api.clone(), workers.clone(), project, plan, holders.clone()).await);
+        let name = format!("cycle: claim+release ({} workers)", workers.len());
+        results.push(scenarios::cycles(api.clone(), workers.clone(), project, plan, holders.clone(), &name).await);
+    }
+    if args.runs(Scenario::Cycle4) {
+        let project = api.create_project("bench-cycle-few", 0).await?;
+        api.preload(project, args.preload, "few").await?;
+        submitted += args.preload as u64;
+        let few = Arc::new(workers[..args.few_workers.min(workers.len())].to_vec());
+        let name = format!("cycle: claim+release ({} workers)", few.len());
+        results.push(scenarios::cycles(api.clone(), few, project, plan, holders.clone(), &name).await);
+    }
+    if args.runs(Scenario::Batch) {
+        let project = api.create_project("bench-batch", 0).await?;
+        api.preload(project, args.batch_preload, "batch").await?;
+        submitted += args.batch_preload as u64;
+        results.push(
+            scenarios::batch_cycles(api.clone(), workers.clone(), project, args.batch, plan, holders.clone()).await,
+        );
     }
     if args.runs(Scenario::Mixed) {
         let mut projects = Vec::new();
@@ -135,7 +173,38 @@ async fn run(args: &Args, manifest: PathBuf, data: &std::path::Path) -> Result<(
     let closed = api.count("status=closed").await?;
     let violations = holders.violations.load(Ordering::SeqCst);
     let server_errors: u64 = results.iter().map(|r| r.server_errors).sum();
-    host.stop().await?;
+    let mut restart = None;
+    let checked = submitted;
+    if args.runs(Scenario::Restart) {
+        // Top the data directory up to `restart_tasks` tasks, stop, start again on the same directory and
+        // compile cache, and time the first 200 of a health check and of a task listing.
+        if (all as usize) < args.restart_tasks {
+            let project = api.create_project("bench-restart", 0).await?;
+            let missing = args.restart_tasks - all as usize;
+            api.preload(project, missing, "restart").await?;
+            submitted += missing as u64;
+        }
+        let before = api.count("").await?;
+        host.stop().await?;
+        let began = std::time::Instant::now();
+        let host = conveyor::start(host_options(data)).await?;
+        let api = Api::new(host.url(), host.admin_token.clone().context("admin token")?);
+        let health = first_ok(&api, "/api/v1/health", client::Auth::None, began).await?;
+        let listing = first_ok(&api, "/api/v1/tasks?limit=1", client::Auth::Admin, began).await?;
+        let after = api.count("").await?;
+        host.stop().await?;
+        ensure!(
+            after == before && after == submitted as i64,
+            "restart: {submitted} submitted, {before} before, {after} after"
+        );
+        eprintln!(
+            "bench: restart with {after} tasks: health 200 at {health:.0} ms, task listing 200 at {listing:.0} ms"
+        );
+        restart = Some(json!({ "tasks": after, "first_health_200_ms": health, "first_listing_200_ms": listing,
+            "both_ms": health.max(listing) }));
+    } else {
+        host.stop().await?;
+    }
 
     if args.runs(Scenario::Floor) {
         // The floor at the workers' concurrency (the ratio's denominator), then with one thread: with no
@@ -143,41 +212,118 @@ async fn run(args: &Args, manifest: PathBuf, data: &std::path::Path) -> Result<(
         for threads in [args.workers, 1] {
             let floor_dir = data.join(format!("floor-{threads}"));
             std::fs::create_dir_all(&floor_dir)?;
-            results.push(floor::run(&floor_dir, threads, args.preload, plan.warmup, plan.duration)?);
+            results.push(floor::run(&floor_dir, threads, args.floor_preload, None, plan.warmup, plan.duration)?);
+            let _ = std::fs::remove_dir_all(&floor_dir);
+        }
+    }
+    if args.runs(Scenario::Batch) && args.runs(Scenario::Floor) {
+        // The batch's SQL natively on one thread: what the one writer can do at most for the batch cycle.
+        let floor_dir = data.join("floor-batch");
+        std::fs::create_dir_all(&floor_dir)?;
+        // One thread claims ~65,000 a second on a quiet machine: preload for the whole run.
+        let preload = args.batch_preload.max(1_000_000);
+        results.push(floor::run(&floor_dir, 1, preload, Some(args.batch), plan.warmup, plan.duration)?);
+        let _ = std::fs::remove_dir_all(&floor_dir);
+    }
+    let _ = std::fs::remove_dir_all(data.join("host"));
+    let mut peer_note = None;
+    if args.runs(Scenario::Peer) {
+        if peer::installed() {
+            let dir = data.join("beanstalkd");
+            std::fs::create_dir_all(&dir)?;
+            let jobs = args.preload.max(1_500_000);
+            results.push(peer::run(&dir, args.workers, jobs, plan).await?);
+        } else {
+            let note = "beanstalkd is not installed: peer scenario skipped (apt-get install beanstalkd)";
+            eprintln!("bench: {note}");
+            peer_note = Some(note);
         }
     }
 
     let find = |prefix: &str| results.iter().find(|r| r.scenario.starts_with(prefix));
-    let (cycle, single, bulk, floor) = (find("cycle"), find("submit: single"), find("submit: bulk"), find("floor"));
-    let ratio = cycle.zip(floor).map(|(cycle, floor)| cycle.throughput / floor.throughput.max(f64::MIN_POSITIVE));
-    // A target whose scenario did not run is null.
-    let targets = json!({
-        "cycle >= 2000/s": cycle.map(|c| c.throughput >= 2000.0),
-        "cycle p99 <= 10 ms": cycle.map(|c| c.p99_ms <= 10.0),
-        "submit single >= 3000/s": single.map(|s| s.throughput >= 3000.0),
-        "bulk >= 50000 tasks/s": bulk.map(|b| b.throughput >= 50_000.0),
-        "cycle / floor >= 0.25": ratio.map(|r| r >= 0.25),
-    });
+    let cycle = find(&format!("cycle: claim+release ({} workers)", args.workers));
+    let few = find(&format!("cycle: claim+release ({} workers)", args.few_workers));
+    let (single, bulk, floor, batch) = (find("submit: single"), find("submit: bulk"), find("floor"), find("batch"));
+    let (health, beanstalkd) = (find("overhead"), find("peer"));
+    let over = |a: Option<&Summary>, b: Option<&Summary>| {
+        a.zip(b).filter(|(_, b)| b.throughput > 0.0).map(|(a, b)| a.throughput / b.throughput)
+    };
+    let (ratio, peer_ratio) = (over(cycle, floor), over(cycle, beanstalkd));
+    let batch_ratio = over(batch, find("floor: native batch"));
+    // A target whose scenario did not run has a null value and is not met.
+    let target = |name: &str, value: Option<f64>, unit: &str, goal: &str, met: fn(f64) -> bool| json!({ "name": name, "value": value, "unit": unit, "goal": goal, "met": value.is_some_and(met) });
+    let restart_ms = restart.as_ref().and_then(|r| r["both_ms"].as_f64());
+    let targets = json!([
+        target(
+            &format!("cycle, {} workers, claim + release", args.workers),
+            cycle.map(|c| c.throughput),
+            "cycles/s",
+            ">= 2000",
+            |v| v >= 2000.0
+        ),
+        target(&format!("cycle, {} workers, p99", args.few_workers), few.map(|c| c.p99_ms), "ms", "<= 10", |v| v
+            <= 10.0),
+        target(
+            &format!("batch cycle, {} workers, claim {} + release {}", args.workers, args.batch, args.batch),
+            batch.map(|b| b.throughput),
+            "tasks/s",
+            ">= 25000",
+            |v| v >= 25_000.0
+        ),
+        target("overhead GET /api/v1/health", health.map(|h| h.throughput), "req/s", ">= 9000", |v| v >= 9000.0),
+        target("cycle / native floor", ratio, "ratio", ">= 0.5", |v| v >= 0.5),
+        target(
+            &format!(
+                "restart with {} tasks: first 200",
+                restart.as_ref().map_or(0, |r| r["tasks"].as_i64().unwrap_or(0))
+            ),
+            restart_ms,
+            "ms",
+            "<= 1000",
+            |v| v <= 1000.0
+        ),
+        target("bulk x1000", bulk.map(|b| b.throughput), "tasks/s", ">= 50000", |v| v >= 50_000.0),
+        target("submit single", single.map(|s| s.throughput), "tasks/s", ">= 3000", |v| v >= 3000.0),
+    ]);
     let correctness = json!({
-        "submitted": submitted, "stored": all, "by_status_sum": by_status.iter().sum::<i64>(), "closed": closed,
+        "submitted": checked, "stored": all, "by_status_sum": by_status.iter().sum::<i64>(), "closed": closed,
         "cycles_completed": holders.cycles.load(Ordering::SeqCst), "held_twice": violations, "server_errors": server_errors,
     });
-    print_table(&results, ratio, &targets, &correctness);
+    print_table(&results, [ratio, batch_ratio, peer_ratio], &targets, &correctness);
     let report = json!({
         "machine": { "cores": std::thread::available_parallelism().map_or(0, |n| n.get()) },
         "plan": { "warmup_s": args.warmup, "duration_s": args.duration, "workers": args.workers, "clients": args.clients },
-        "results": results, "cycle_over_floor": ratio, "targets": targets, "correctness": correctness,
+        "results": results, "cycle_over_floor": ratio, "cycle_over_beanstalkd": peer_ratio, "batch_over_native_batch": batch_ratio, "peer_note": peer_note,
+        "restart": restart, "targets": targets, "correctness": correctness,
     });
     let out = args.out.clone().unwrap_or_else(|| repo().join("bench/results/latest.json"));
     std::fs::create_dir_all(out.parent().context("output has a directory")?)?;
     std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
     eprintln!("bench: wrote {}", out.display());
 
-    ensure!(all == submitted as i64, "tasks lost or invented: submitted {submitted}, stored {all}");
+    ensure!(all == checked as i64, "tasks lost or invented: submitted {checked}, stored {all}");
     ensure!(by_status.iter().sum::<i64>() == all, "statuses do not add up to the total");
     ensure!(violations == 0, "{violations} tasks were held by two workers at once");
     ensure!(server_errors == 0, "{server_errors} responses were 5xx");
     Ok(())
+}
+
+/// The host's options: a data directory under `data`, the shared compile cache.
+fn host_options(data: &std::path::Path) -> conveyor::HostOptions {
+    let mut options = conveyor::HostOptions::new(repo().join("spin.toml"), data.join("host"));
+    options.cache_dir = Some(repo().join("target/bench-cache"));
+    options
+}
+
+/// Polls `path` until it answers 200; answers the milliseconds since `began` (the start call).
+async fn first_ok(api: &Api, path: &str, auth: client::Auth<'_>, began: std::time::Instant) -> Result<f64> {
+    loop {
+        if let Ok((200, _)) = api.send("GET", path, auth, None).await {
+            return Ok(began.elapsed().as_secs_f64() * 1000.0);
+        }
+        ensure!(began.elapsed() < Duration::from_secs(60), "{path} never answered 200 after the restart");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 async fn status_counts(api: &Api) -> Result<Vec<i64>> {
@@ -188,7 +334,12 @@ async fn status_counts(api: &Api) -> Result<Vec<i64>> {
     Ok(counts)
 }
 
-fn print_table(results: &[Summary], ratio: Option<f64>, targets: &serde_json::Value, correctness: &serde_json::Value) {
+fn print_table(
+    results: &[Summary],
+    [ratio, batch_ratio, peer_ratio]: [Option<f64>; 3],
+    targets: &serde_json::Value,
+    correctness: &serde_json::Value,
+) {
     println!(
         "{:<36} {:>12} {:<9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8}",
         "scenario", "throughput", "unit", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "RSS MiB"
@@ -202,6 +353,21 @@ fn print_table(results: &[Summary], ratio: Option<f64>, targets: &serde_json::Va
     if let Some(ratio) = ratio {
         println!("cycle / floor = {ratio:.3}");
     }
-    println!("targets: {targets}");
+    if let Some(ratio) = batch_ratio {
+        println!("batch / native batch (1 thread) = {ratio:.3}");
+    }
+    if let Some(ratio) = peer_ratio {
+        println!("cycle / beanstalkd = {ratio:.3}");
+    }
+    for t in targets.as_array().into_iter().flatten() {
+        println!(
+            "target {:<48} {:>12} {:<8} goal {:<8} met {}",
+            t["name"].as_str().unwrap_or(""),
+            t["value"].as_f64().map_or("-".into(), |v| format!("{v:.2}")),
+            t["unit"].as_str().unwrap_or(""),
+            t["goal"].as_str().unwrap_or(""),
+            t["met"]
+        );
+    }
     println!("correctness: {correctness}");
 }

@@ -67,14 +67,19 @@ pub struct Holders {
 }
 
 impl Holders {
-    fn take(&self, task: i64, worker: usize) {
+    /// Tasks seen held by two workers at once so far.
+    pub fn violations(&self) -> u64 {
+        self.violations.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn take(&self, task: i64, worker: usize) {
         if let Some(other) = self.held.lock().expect("holders").insert(task, worker)
             && other != worker
         {
             self.violations.fetch_add(1, Ordering::SeqCst);
         }
     }
-    fn give_back(&self, task: i64) {
+    pub(crate) fn give_back(&self, task: i64) {
         self.held.lock().expect("holders").remove(&task);
     }
 }
@@ -172,20 +177,78 @@ pub async fn submit_bulk(api: Arc<Api>, project: i64, plan: Plan, concurrency: u
     )
 }
 
-/// Workers looping claim → release on one project.
+/// Workers looping claim → release on one project (`name` says how many).
 pub async fn cycles(
     api: Arc<Api>,
     workers: Arc<Vec<Worker>>,
     project: i64,
     plan: Plan,
     holders: Arc<Holders>,
+    name: &str,
 ) -> Summary {
     let recorder = drive(plan, workers.len(), move |index| {
         let (api, workers, holders) = (api.clone(), workers.clone(), holders.clone());
         async move { cycle(&api, &workers[index], index, Some(project), &holders).await }
     })
     .await;
-    recorder.summary("cycle: claim+release", "cycles/s", plan.duration.as_secs_f64(), rss_mib())
+    recorder.summary(name, "cycles/s", plan.duration.as_secs_f64(), rss_mib())
+}
+
+/// One batch cycle: claim up to `max` tasks in one request, release them all OK in one request. Every
+/// item must come back `updated`; the units are the tasks released.
+pub async fn batch_cycle(
+    api: &Api,
+    worker: &Worker,
+    index: usize,
+    project: i64,
+    max: usize,
+    holders: &Holders,
+) -> Outcome {
+    let body = json!({ "project": project, "max": max });
+    let claimed = api.send("POST", "/api/v1/tasks/claim", Auth::Worker(worker), Some(&body)).await;
+    let bytes = match claimed {
+        Ok((200, bytes)) => bytes,
+        other => return Err(status_of(&other)),
+    };
+    let tasks: Vec<serde_json::Value> = serde_json::from_slice(&bytes).map_err(|_| 0u16)?;
+    let ids: Vec<i64> = tasks.iter().map(|task| task["id"].as_i64().ok_or(0u16)).collect::<Result<_, _>>()?;
+    for id in &ids {
+        holders.take(*id, index);
+    }
+    let items: Vec<_> = ids.iter().map(|id| json!({ "id": id, "result": 0 })).collect();
+    let released = api.send("POST", "/api/v1/tasks/release", Auth::Worker(worker), Some(&json!(items))).await;
+    for id in &ids {
+        holders.give_back(*id);
+    }
+    let bytes = match released {
+        Ok((200, bytes)) => bytes,
+        other => return Err(status_of(&other)),
+    };
+    let answers: Vec<serde_json::Value> = serde_json::from_slice(&bytes).map_err(|_| 0u16)?;
+    if answers.len() != ids.len() || answers.iter().any(|a| a["updated"] != json!(true)) {
+        return Err(0);
+    }
+    holders.cycles.fetch_add(ids.len() as u64, Ordering::SeqCst);
+    Ok(ids.len() as u64)
+}
+
+/// Workers looping batch claim of `max` → batch release on one project.
+pub async fn batch_cycles(
+    api: Arc<Api>,
+    workers: Arc<Vec<Worker>>,
+    project: i64,
+    max: usize,
+    plan: Plan,
+    holders: Arc<Holders>,
+) -> Summary {
+    let count = workers.len();
+    let recorder = drive(plan, count, move |index| {
+        let (api, workers, holders) = (api.clone(), workers.clone(), holders.clone());
+        async move { batch_cycle(&api, &workers[index], index, project, max, &holders).await }
+    })
+    .await;
+    let name = format!("batch: claim {max}+release {max} ({} workers)", count);
+    recorder.summary(&name, "tasks/s", plan.duration.as_secs_f64(), rss_mib())
 }
 
 /// Submitters, cross-project workers and a reader together on several projects.

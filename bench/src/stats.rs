@@ -16,6 +16,7 @@ struct Inner {
     operations: u64,
     errors: u64,
     server_errors: u64,
+    busy_retries: u64,
 }
 
 impl Recorder {
@@ -33,6 +34,12 @@ impl Recorder {
         if status >= 500 || status == 0 {
             inner.server_errors += 1;
         }
+    }
+
+    /// An operation the native floor retries because SQLite answered `SQLITE_BUSY` (counted apart from
+    /// errors: the HTTP scenarios must have none of either).
+    pub fn busy(&self) {
+        self.inner.lock().expect("recorder lock").busy_retries += 1;
     }
 
     /// The summary over `seconds` of measurement.
@@ -54,6 +61,7 @@ impl Recorder {
             samples: inner.latencies_us.len() as u64,
             errors: inner.errors,
             server_errors: inner.server_errors,
+            busy_retries: inner.busy_retries,
             rss_mib,
         }
     }
@@ -72,6 +80,8 @@ pub struct Summary {
     pub samples: u64,
     pub errors: u64,
     pub server_errors: u64,
+    /// The native floor's `SQLITE_BUSY` retries (zero for the HTTP scenarios).
+    pub busy_retries: u64,
     pub rss_mib: f64,
 }
 

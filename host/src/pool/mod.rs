@@ -16,7 +16,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 pub use writer::Transaction;
-use writer::{Job, Pending};
+use writer::{Job, Pending, Writer};
 
 /// Idle connections kept per file.
 const MAX_IDLE: usize = 32;
@@ -31,6 +31,8 @@ pub struct SqlitePool {
     path: PathBuf,
     idle: Mutex<Vec<rusqlite::Connection>>,
     writer: Sender<Job>,
+    /// The writing connection, which the writer thread lends to a guest's transaction.
+    connection: Writer,
 }
 
 impl SqlitePool {
@@ -38,15 +40,17 @@ impl SqlitePool {
     /// checkpointer.
     pub fn open(path: &Path, schema: &str) -> Result<Arc<SqlitePool>> {
         let (writer, jobs) = std::sync::mpsc::channel();
-        let pool = SqlitePool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()), writer };
-        let connection = pool.connect()?;
+        let connection = connect(path)?;
         connection.pragma_update(None, "journal_mode", "WAL").context("enabling WAL")?;
         if !schema.is_empty() {
             connection.execute_batch(schema).with_context(|| format!("{}: creating schema", path.display()))?;
         }
+        let connection = Arc::new(Mutex::new(connection));
+        let pool = SqlitePool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()), writer, connection };
+        let served = pool.connection.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer::serve_writes(&connection, &jobs))
+            .spawn(move || writer::serve_writes(&served, &jobs))
             .context("starting the SQLite writer")?;
         let pool = Arc::new(pool);
         checkpoint::spawn_checkpointer(Arc::downgrade(&pool), pool.connect()?)?;
@@ -54,16 +58,7 @@ impl SqlitePool {
     }
 
     fn connect(&self) -> Result<rusqlite::Connection> {
-        let connection = rusqlite::Connection::open(&self.path)
-            .with_context(|| format!("{}: cannot open database", self.path.display()))?;
-        connection.busy_timeout(BUSY_TIMEOUT)?;
-        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
-        // Guests set this on the connections they read with; the writer needs it as much.
-        connection.pragma_update(None, "foreign_keys", "ON")?;
-        // Checkpoints (and their fsyncs) belong to the checkpointer, not to whichever request commits.
-        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
-        Ok(connection)
+        connect(&self.path)
     }
 
     /// An idle connection, or a new one.
@@ -110,9 +105,9 @@ impl SqlitePool {
     /// Opens a transaction that has the writer connection to itself until it commits or rolls back (or
     /// sits idle for [`TRANSACTION_IDLE`], or is dropped: then it is rolled back).
     pub fn transaction(&self) -> Result<Transaction> {
-        let (statements, received) = std::sync::mpsc::channel();
-        self.send(Job::Alone(Box::new(move |connection| writer::serve_transaction(connection, &received))))?;
-        Ok(Transaction { statements })
+        let (transaction, turn) = Transaction::new(self.connection.clone());
+        self.send(Job::Turn(turn))?;
+        Ok(transaction)
     }
 
     fn send(&self, job: Job) -> Result<()> {
@@ -122,6 +117,20 @@ impl SqlitePool {
     fn writer_stopped(&self) -> anyhow::Error {
         anyhow!("{}: the database writer dropped this write (see the host's log)", self.path.display())
     }
+}
+
+/// A connection to `path` with the settings every pooled connection and the writer have.
+fn connect(path: &Path) -> Result<rusqlite::Connection> {
+    let connection =
+        rusqlite::Connection::open(path).with_context(|| format!("{}: cannot open database", path.display()))?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    // Guests set this on the connections they read with; the writer needs it as much.
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Checkpoints (and their fsyncs) belong to the checkpointer, not to whichever request commits.
+    connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+    Ok(connection)
 }
 
 /// Whether running `sql` may write, so it must go to the writer: any statement SQLite does not call
@@ -231,7 +240,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_transaction_has_the_writer_to_itself_until_it_commits() {
         let (dir, pool) = scratch_pool("transaction", "CREATE TABLE t (x)");
-        let transaction = pool.transaction().unwrap();
+        let mut transaction = pool.transaction().unwrap();
         let (_, open) = transaction.run(|c| c.execute_batch("BEGIN")).await.unwrap();
         assert!(open);
         transaction.run(|c| c.execute("INSERT INTO t VALUES (1)", [])).await.unwrap().0.unwrap();
@@ -256,7 +265,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_dropped_transaction_is_rolled_back_and_frees_the_writer() {
         let (dir, pool) = scratch_pool("dropped", "CREATE TABLE t (x)");
-        let transaction = pool.transaction().unwrap();
+        let mut transaction = pool.transaction().unwrap();
         transaction.run(|c| c.execute_batch("BEGIN; INSERT INTO t VALUES (1)")).await.unwrap().0.unwrap();
         drop(transaction);
         pool.write(|c| c.execute("INSERT INTO t VALUES (2)", [])).await.unwrap();
@@ -294,7 +303,7 @@ mod tests {
         }
         assert_eq!(commits.load(Ordering::SeqCst), 5, "one write at a time: a commit each");
 
-        let transaction = pool.transaction().unwrap();
+        let mut transaction = pool.transaction().unwrap();
         transaction.run(|c| c.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES (2)")).await.unwrap().0.unwrap();
         let queued: Vec<_> = (0..20).map(|_| insert(&pool)).collect();
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -2,7 +2,9 @@
 //! commits and giving a guest's transaction the connection to itself.
 
 use anyhow::{Result, anyhow};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Most writes committed together.
@@ -18,9 +20,26 @@ pub(super) type Work = Box<dyn FnOnce(&rusqlite::Connection) + Send>;
 pub(super) enum Job {
     /// One write, committed with the other grouped writes queued with it.
     Grouped(Box<dyn GroupedWrite>),
-    /// Work that has the writer connection to itself, outside any group: a guest's transaction, a
-    /// checkpoint restart.
+    /// Work that has the writer connection to itself, outside any group: a checkpoint restart.
     Alone(Work),
+    /// A guest's transaction: the writer thread hands the connection over and waits until it ends.
+    Turn(Turn),
+}
+
+/// The writer connection. Only the writer thread uses it, except while it has handed it to a
+/// transaction (then only that transaction does, inline on the guest's thread).
+pub(super) type Writer = Arc<Mutex<rusqlite::Connection>>;
+
+/// The writer connection, also after a job panicked holding it (the writer then rolls back).
+pub(super) fn lock(writer: &Mutex<rusqlite::Connection>) -> MutexGuard<'_, rusqlite::Connection> {
+    writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The writer thread's side of a transaction.
+pub(super) struct Turn {
+    granted: tokio::sync::oneshot::Sender<()>,
+    beats: Receiver<()>,
+    over: Arc<AtomicBool>,
 }
 
 /// A write waiting in a group: it runs inside the group's transaction, and learns afterwards whether
@@ -61,31 +80,72 @@ where
     }
 }
 
-/// A transaction a guest holds open across calls: its statements run on the writer connection, which
-/// nothing else uses until the transaction ends.
+/// A transaction a guest holds open across calls. Once the writer thread has reached it in its queue,
+/// the transaction has the writer connection to itself and runs its statements inline, on the guest's own
+/// thread: no thread hand-off per statement (a batch release makes a hundred). The writer thread waits
+/// meanwhile, and takes the connection back when the transaction ends, is dropped or sits idle.
 pub struct Transaction {
-    pub(super) statements: Sender<Work>,
+    writer: Writer,
+    granted: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// One beat per statement (the idle clock); dropping it gives the writer back.
+    beats: Option<Sender<()>>,
+    over: Arc<AtomicBool>,
 }
 
 impl Transaction {
+    /// Queues a transaction for the writer connection.
+    pub(super) fn new(writer: Writer) -> (Transaction, Turn) {
+        let (granted, granted_rx) = tokio::sync::oneshot::channel();
+        let (beats, beats_rx) = std::sync::mpsc::channel();
+        let over = Arc::new(AtomicBool::new(false));
+        let turn = Turn { granted, beats: beats_rx, over: over.clone() };
+        (Transaction { writer, granted: Some(granted_rx), beats: Some(beats), over }, turn)
+    }
+
     /// Runs `work` inside the transaction; answers its result and whether the transaction is still open.
     pub async fn run<T: Send + 'static>(
-        &self,
+        &mut self,
         work: impl FnOnce(&rusqlite::Connection) -> T + Send + 'static,
     ) -> Result<(T, bool)> {
-        let (answer, answered) = tokio::sync::oneshot::channel();
-        let work: Work = Box::new(move |connection| {
-            let _ = answer.send((work(connection), !connection.is_autocommit()));
-        });
         let over =
             || anyhow!("the transaction is over: rolled back after sitting idle, or its statement failed the writer");
-        self.statements.send(work).map_err(|_| over())?;
-        answered.await.map_err(|_| over())
+        if let Some(granted) = self.granted.take() {
+            granted.await.map_err(|_| over())?;
+        }
+        let beats = self.beats.as_ref().ok_or_else(over)?;
+        let connection = lock(&self.writer);
+        if self.over.load(Ordering::SeqCst) {
+            return Err(over());
+        }
+        let result = work(&connection);
+        let open = !connection.is_autocommit();
+        drop(connection);
+        if open {
+            let _ = beats.send(());
+        } else {
+            // Back in autocommit: the writer thread may go on.
+            self.beats = None;
+        }
+        Ok((result, open))
+    }
+}
+
+/// The writer thread's half of a transaction: hands the connection over, waits for the transaction to end
+/// (or to sit idle for [`TRANSACTION_IDLE`]), then takes it back, rolling back what was left open.
+fn serve_turn(writer: &Mutex<rusqlite::Connection>, turn: Turn) {
+    if turn.granted.send(()).is_ok() {
+        // One beat per statement; ends when the transaction ends or is dropped, or after an idle timeout.
+        while turn.beats.recv_timeout(TRANSACTION_IDLE).is_ok() {}
+    }
+    let connection = lock(writer);
+    turn.over.store(true, Ordering::SeqCst);
+    if !connection.is_autocommit() {
+        let _ = connection.execute_batch("ROLLBACK");
     }
 }
 
 /// The writer thread: runs jobs in arrival order, grouping consecutive writes, until the pool is gone.
-pub(super) fn serve_writes(connection: &rusqlite::Connection, jobs: &Receiver<Job>) {
+pub(super) fn serve_writes(writer: &Mutex<rusqlite::Connection>, jobs: &Receiver<Job>) {
     let mut next = None;
     loop {
         let job = match next.take() {
@@ -97,14 +157,19 @@ pub(super) fn serve_writes(connection: &rusqlite::Connection, jobs: &Receiver<Jo
         };
         let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
             Job::Alone(work) => {
-                work(connection);
+                work(&lock(writer));
                 None
             }
-            Job::Grouped(first) => commit_group(connection, first, jobs),
+            Job::Turn(turn) => {
+                serve_turn(writer, turn);
+                None
+            }
+            Job::Grouped(first) => commit_group(&lock(writer), first, jobs),
         }));
         // A panicking job (printed by the panic hook) fails its callers, not the writer: undo what it left
         // open and go on serving.
         next = served.unwrap_or_else(|_| {
+            let connection = lock(writer);
             if !connection.is_autocommit() {
                 let _ = connection.execute_batch("ROLLBACK");
             }
@@ -153,19 +218,4 @@ fn run_group(connection: &rusqlite::Connection, group: &mut [Box<dyn GroupedWrit
         statement("RELEASE grouped_write").map_err(|e| format!("cannot write: {e}"))?;
     }
     statement("COMMIT").map_err(|e| format!("cannot commit: {e}"))
-}
-
-/// Serves one guest transaction: runs its statements until it is back in autocommit; rolls it back if
-/// the guest goes quiet for [`TRANSACTION_IDLE`] or drops it.
-pub(super) fn serve_transaction(connection: &rusqlite::Connection, statements: &Receiver<Work>) {
-    // Ends on a timeout or a dropped transaction (both errors) as much as on a commit.
-    while let Ok(work) = statements.recv_timeout(TRANSACTION_IDLE) {
-        work(connection);
-        if connection.is_autocommit() {
-            return;
-        }
-    }
-    if !connection.is_autocommit() {
-        let _ = connection.execute_batch("ROLLBACK");
-    }
 }

@@ -48,7 +48,7 @@ impl SqliteConnection for LocalConnection {
                 let written = self.pool.write(move |writer| run(writer, &statement, parameters)).await;
                 return written.map_err(io_error);
             }
-            let transaction = match self.transaction.take() {
+            let mut transaction = match self.transaction.take() {
                 Some(transaction) => transaction,
                 None => self.pool.transaction().map_err(io_error)?,
             };
