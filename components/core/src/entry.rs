@@ -20,10 +20,10 @@ pub fn serve_mapped(
     request: spin_sdk::http::Request,
     on_error: fn(&ApiError) -> crate::http::Response,
 ) -> spin_sdk::http::Response {
-    let headers = request.headers().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
-    let target = format!("{}?{}", request.path(), request.query());
-    let method = request.method().to_string();
-    let converted = Request { body: request.into_body(), ..head(method, &target, headers) };
+    let headers =
+        request.headers().map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or("").to_string())).collect();
+    let head = head(request.method().to_string(), request.path(), request.query(), headers);
+    let converted = Request { body: request.into_body(), ..head };
     let response = router.handle_mapped(&SpinPlatform, converted, on_error);
     let mut builder = spin_sdk::http::Response::builder();
     builder.status(response.status);
@@ -33,16 +33,13 @@ pub fn serve_mapped(
     builder.body(response.body).build()
 }
 
-/// Spin's request head as a [`Request`] without its body: `target` is the path and query, `headers` as Spin
-/// gives them (Spin adds `spin-full-url` and `spin-client-addr`).
-fn head(method: String, target: &str, headers: Vec<(String, Vec<u8>)>) -> Request {
-    let headers: Vec<(String, String)> =
-        headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned())).collect();
+/// Spin's request head as a [`Request`] without its body: `headers` with lower-case names, as Spin gives
+/// them (Spin adds `spin-full-url` and `spin-client-addr`).
+fn head(method: String, path: &str, query: &str, headers: Vec<(String, String)>) -> Request {
     let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     let full_url = header("spin-full-url").unwrap_or_default();
     let base_url =
         full_url.find("://").and_then(|i| full_url[i + 3..].find('/').map(|j| full_url[..i + 3 + j].to_string()));
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     Request {
         method,
         path: path.to_string(),
@@ -64,10 +61,19 @@ pub fn serve_streaming(
     on_error: fn(&ApiError) -> Response,
 ) {
     let target = request.path_with_query().unwrap_or_else(|| "/".into());
-    let converted = head(request.method().to_string(), &target, request.headers().entries());
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let headers = request
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
+        .collect();
+    let converted = head(request.method().to_string(), path, query, headers);
     let mut body = IncomingChunks::new(&request);
     let mut writer = OutgoingWriter { out: Some(out), body: None };
-    router.serve(&SpinPlatform, converted, &mut body, &mut writer, on_error);
+    if let Some(response) = router.serve(&SpinPlatform, converted, &mut body, &mut writer, on_error) {
+        crate::router::send(&mut writer, response);
+    }
     drop(body);
     writer.finish();
 }

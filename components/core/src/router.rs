@@ -177,13 +177,16 @@ impl Router {
         on_error: fn(&ApiError) -> Response,
     ) -> Response {
         let mut body = WholeBody(Some(std::mem::take(&mut request.body)));
-        let mut out = CollectedResponse::default();
-        self.serve(platform, request, &mut body, &mut out, on_error);
-        out.0.unwrap_or_else(|| on_error(&ApiError::internal("the handler answered nothing")))
+        // Only a streamed route writes here; every other answer comes back whole, uncopied.
+        let mut streamed = CollectedResponse::default();
+        self.serve(platform, request, &mut body, &mut streamed, on_error)
+            .or(streamed.0)
+            .unwrap_or_else(|| on_error(&ApiError::internal("the handler answered nothing")))
     }
 
-    /// Dispatches a request whose body arrives from `body`, answering through `out`: a route of the table
-    /// reads its body whole within its limit (413 above), a [`streamed`] route reads it as it arrives.
+    /// Dispatches a request whose body arrives from `body`: a route of the table reads its body whole within
+    /// its limit (413 above), a [`streamed`] route reads it as it arrives. Answers the response still to send
+    /// (every answer but one a streamed handler wrote to `out` itself, which is `None`).
     pub fn serve(
         &self,
         platform: &dyn Platform,
@@ -191,10 +194,10 @@ impl Router {
         body: &mut dyn BodySource,
         out: &mut dyn ResponseWriter,
         on_error: fn(&ApiError) -> Response,
-    ) {
+    ) -> Option<Response> {
         let (route, params) = match self.find(&request) {
             Ok(found) => found,
-            Err(error) => return send(out, on_error(&error)),
+            Err(error) => return Some(on_error(&error)),
         };
         let mut ctx = Ctx {
             params,
@@ -203,20 +206,22 @@ impl Router {
             ..Ctx::new(platform, request)
         };
         match route.action {
-            Action::Whole(handler) => {
-                match read_whole(body, route.body_limit) {
-                    Ok(bytes) => ctx.request.body = bytes,
-                    Err(error) => return send(out, on_error(&error)),
+            Action::Whole(handler) => Some(match read_whole(body, route.body_limit) {
+                Ok(bytes) => {
+                    ctx.request.body = bytes;
+                    handler(&ctx).unwrap_or_else(|error| on_error(&error))
                 }
-                send(out, handler(&ctx).unwrap_or_else(|error| on_error(&error)));
-            }
+                Err(error) => on_error(&error),
+            }),
             Action::Streamed(handler) => {
                 let mut tracked = Tracked { out, started: false };
                 match handler(&ctx, body, &mut tracked) {
-                    Ok(Some(response)) => send(tracked.out, response),
-                    Ok(None) => {}
-                    Err(error) if !tracked.started => send(tracked.out, on_error(&error)),
-                    Err(error) => error.log_internal(),
+                    Ok(answer) => answer,
+                    Err(error) if !tracked.started => Some(on_error(&error)),
+                    Err(error) => {
+                        error.log_internal();
+                        None
+                    }
                 }
             }
         }
@@ -243,7 +248,7 @@ impl Router {
 }
 
 /// Sends a whole response (a client that went away is no error of ours).
-fn send(out: &mut dyn ResponseWriter, response: Response) {
+pub fn send(out: &mut dyn ResponseWriter, response: Response) {
     if out.head(&response).is_ok() && !response.body.is_empty() {
         let _ = out.write(&response.body);
     }
@@ -368,8 +373,8 @@ mod tests {
         let serve = |path: &str, pieces: Vec<Vec<u8>>| {
             let request = Request { method: "POST".into(), path: path.into(), ..Request::default() };
             let mut out = CollectedResponse::default();
-            router.serve(&NoPlatform, request, &mut Pieces(pieces), &mut out, Response::error);
-            out.0.unwrap()
+            let whole = router.serve(&NoPlatform, request, &mut Pieces(pieces), &mut out, Response::error);
+            whole.or(out.0).unwrap()
         };
         let answer = serve("/up", vec![vec![1; 3], vec![2; 5], vec![3; 7]]);
         assert_eq!((answer.status, answer.body), (200, b"3;5;7;".to_vec()));
