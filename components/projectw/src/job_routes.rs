@@ -2,25 +2,13 @@
 
 use crate::caller;
 use conveyor_core::clock;
-use conveyor_core::compat::projectw::bodies;
-use conveyor_core::compat::projectw::multipart::{self, Event, FormError, FormReader};
 use conveyor_core::compat::projectw::settings::JobSettings;
 use conveyor_core::compat::projectw::wire::{self, Refusal};
-use conveyor_core::db::Db;
+use conveyor_core::compat::projectw::{bodies, upload};
 use conveyor_core::http::{BodySource, ResponseWriter};
 use conveyor_core::projectw::jobs::{self, JobFilter, Upload};
 use conveyor_core::{ApiError, Ctx, Response};
 use serde_json::Value as Json;
-
-/// The field that carries the file.
-const AUDIO_FIELD: &str = "audio_file";
-
-/// The upload limit when the variable `max_upload_bytes` is not set: 1 GiB.
-const DEFAULT_UPLOAD_LIMIT: u64 = 1 << 30;
-
-fn unparsable() -> Refusal {
-    Refusal::bad_request("There was an error parsing the body")
-}
 
 /// `POST /api/jobs/submit_job[?job_settings_id=]`, multipart with the file in `audio_file` → the job id. The
 /// body streams: the file is stored chunk by chunk as it arrives, up to `max_upload_bytes` (413 above).
@@ -40,16 +28,11 @@ fn submit(ctx: &Ctx, body: &mut dyn BodySource) -> Result<Response, Refusal> {
     } else {
         None
     };
-    let content_type = ctx.request.header("content-type").unwrap_or_default();
-    let boundary = match multipart::boundary(content_type) {
-        Ok(boundary) => boundary,
-        Err(FormError::NotMultipart) => return Err(Refusal::missing(&["body", AUDIO_FIELD])),
-        Err(FormError::Malformed) => return Err(unparsable()),
-    };
-    let limit = ctx.variable("max_upload_bytes").and_then(|v| v.trim().parse().ok()).unwrap_or(DEFAULT_UPLOAD_LIMIT);
+    let boundary = upload::boundary(ctx.request.header("content-type").unwrap_or_default())?;
+    let limit = upload::limit(ctx.variable("max_upload_bytes").as_deref());
     let (db, now) = (ctx.db()?, clock::now());
     let mut upload = Upload::begin(db, owner, now)?;
-    match receive(db, body, &boundary, &mut upload, limit) {
+    match upload::receive(db, body, &boundary, &mut upload, limit) {
         Ok(file_name) => {
             let defaults = JobSettings::default().to_text();
             let kv = ctx.kv()?;
@@ -61,47 +44,6 @@ fn submit(ctx: &Ctx, body: &mut dyn BodySource) -> Result<Response, Refusal> {
             Err(refusal)
         }
     }
-}
-
-/// Reads the form as it arrives, writing the first `audio_file` part with a file name to `upload`: answers
-/// its file name. Only `audio/*` and `video/*` files are taken (415); other fields are read and ignored.
-fn receive(
-    db: &dyn Db,
-    body: &mut dyn BodySource,
-    boundary: &str,
-    upload: &mut Upload,
-    limit: u64,
-) -> Result<String, Refusal> {
-    let mut reader = FormReader::new(boundary);
-    let (mut events, mut read) = (Vec::new(), 0u64);
-    let (mut file_name, mut in_file) = (None, false);
-    while let Some(chunk) = body.next_chunk()? {
-        read += chunk.len() as u64;
-        if read > limit {
-            return Err(Refusal::new(413, format!("The uploaded file is larger than the limit of {limit} bytes")));
-        }
-        reader.feed(&chunk, &mut events).map_err(|_| unparsable())?;
-        for event in events.drain(..) {
-            match event {
-                Event::Part(part) if part.name == AUDIO_FIELD && part.filename.is_some() && file_name.is_none() => {
-                    let kind = part.content_type.unwrap_or_default();
-                    if !(kind.starts_with("audio") || kind.starts_with("video")) {
-                        return Err(Refusal::new(
-                            415,
-                            format!("The provided file is not an audio or video file but is of type {kind}"),
-                        ));
-                    }
-                    file_name = part.filename;
-                    in_file = true;
-                }
-                Event::Data(data) if in_file => upload.write(db, &data)?,
-                Event::PartEnd => in_file = false,
-                Event::Part(_) | Event::Data(_) => {}
-            }
-        }
-    }
-    reader.finish().map_err(|_| unparsable())?;
-    file_name.ok_or_else(|| Refusal::missing(&["body", AUDIO_FIELD]))
 }
 
 fn filter(pairs: &[(String, String)]) -> Result<JobFilter, Refusal> {

@@ -7,4 +7,5 @@ pub mod bodies;
 pub mod events;
 pub mod multipart;
 pub mod settings;
+pub mod upload;
 pub mod wire;
