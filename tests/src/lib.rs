@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod receiver;
-pub use receiver::{Behaviour, Receiver, Seen};
+pub use receiver::{Behaviour, Hook, Receiver, Seen};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {

@@ -113,3 +113,32 @@ impl Receiver {
         self.seen.lock().unwrap().clone()
     }
 }
+
+/// The account notification hook (`notify_url`) of a test: a [`Receiver`] recording every JSON event
+/// POSTed to `/events`.
+pub struct Hook {
+    /// The address to give as `notify_url`.
+    pub url: String,
+    receiver: Receiver,
+}
+
+impl Hook {
+    /// Starts a hook.
+    pub async fn start() -> Hook {
+        let receiver = Receiver::start().await;
+        Hook { url: receiver.url("/events"), receiver }
+    }
+
+    /// Every event so far, in order.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.receiver.seen("/events").into_iter().map(|seen| seen.body).collect()
+    }
+
+    /// The last event; panics when there is none or it is of another kind.
+    #[track_caller]
+    pub fn last(&self, kind: &str) -> serde_json::Value {
+        let event = self.events().last().cloned().unwrap_or_else(|| panic!("no hook event, expected {kind}"));
+        assert_eq!(event["event"], kind, "{event}");
+        event
+    }
+}

@@ -2,34 +2,10 @@
 //! (bearer, `Token`, session cookie, the built-in admin), confinement of non-admins, revocation and
 //! expiry, throttling, error bodies, and the query language over `/users`, `/groups` and `/tokens`.
 
-use conveyor_tests::{Receiver, TestHost, TestResponse, app_manifest};
+use conveyor_tests::{Hook, TestHost, TestResponse, app_manifest};
 use serde_json::{Value, json};
 
 // ----- harness -----
-
-/// A notification hook: a local receiver recording every JSON body POSTed to it.
-struct Hook {
-    url: String,
-    receiver: Receiver,
-}
-
-impl Hook {
-    async fn start() -> Hook {
-        let receiver = Receiver::start().await;
-        Hook { url: receiver.url("/events"), receiver }
-    }
-
-    fn events(&self) -> Vec<Value> {
-        self.receiver.seen("/events").into_iter().map(|seen| seen.body).collect()
-    }
-
-    /// The last event; panics when there is none or it is of another kind.
-    fn last(&self, kind: &str) -> Value {
-        let event = self.events().last().cloned().unwrap_or_else(|| panic!("no hook event, expected {kind}"));
-        assert_eq!(event["event"], kind, "{event}");
-        event
-    }
-}
 
 /// The application with sign-up enabled and the hook configured.
 async fn open_app(hook: &Hook) -> TestHost {

@@ -45,57 +45,6 @@ async fn runner_call(
     response
 }
 
-/// What the runner checks of every JSON answer: `Content-Type` exactly `application/json`.
-#[track_caller]
-fn pw_json(response: &TestResponse, status: u16) -> Value {
-    assert_eq!(response.status, status, "{}", response.text());
-    assert_eq!(response.header("content-type"), Some("application/json"), "{}", response.text());
-    response.json()
-}
-
-/// A refusal: status, exact content type, and `{"detail": <detail>}`.
-#[track_caller]
-fn pw_refused(response: &TestResponse, status: u16, detail: &str) {
-    let body = pw_json(response, status);
-    assert_eq!(body, json!({"detail": detail}), "{status}");
-}
-
-/// A request of a user's client (bearer credential), with an optional raw body and content type.
-async fn client(app: &TestHost, method: &str, path: &str, who: &Who, body: Option<(&str, Vec<u8>)>) -> TestResponse {
-    let mut headers: Vec<(String, String)> = Vec::new();
-    if let Who::Bearer(token) = who {
-        headers.push(("authorization".into(), format!("Bearer {token}")));
-    }
-    let bytes = match body {
-        Some((content_type, bytes)) => {
-            headers.push(("content-type".into(), content_type.into()));
-            bytes
-        }
-        None => Vec::new(),
-    };
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let response = app.send(method, path, &headers, bytes).await;
-    assert_clean(&response);
-    response
-}
-
-async fn client_json(app: &TestHost, method: &str, path: &str, who: &Who, body: Value) -> TestResponse {
-    client(app, method, path, who, Some(("application/json", body.to_string().into_bytes()))).await
-}
-
-const BOUNDARY: &str = "9b1c1d4e5f60718293a4b5c6d7e8f901";
-
-/// A multipart form as httpx writes `files={"audio_file": (name, bytes, content_type)}`.
-fn form(field: &str, file_name: &str, content_type: &str, data: &[u8]) -> (String, Vec<u8>) {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(data);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={BOUNDARY}"), body)
-}
-
 /// Submits a job as `who`; answers the response.
 async fn submit(app: &TestHost, who: &Who, file_name: &str, content_type: &str, data: &[u8]) -> TestResponse {
     let (form_type, body) = form("audio_file", file_name, content_type, data);

@@ -2,7 +2,10 @@
 //! `/api/local-account/*` and `/api/users/*` over Conveyor's accounts, the `token` cookie on every user route
 //! (and its cross-site refusal), admin scope, and OIDC and LDAP answering as an instance without providers.
 
-use conveyor_tests::{Receiver, TestHost, TestResponse, app_manifest};
+mod pw_support;
+
+use conveyor_tests::{Hook, TestHost, TestResponse, app_manifest};
+use pw_support::{pw_json, pw_refused};
 use serde_json::{Value, json};
 
 // ----- harness -----
@@ -10,31 +13,6 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "Password-1234";
 const FORM: &str = "application/x-www-form-urlencoded";
 const JOBS_COUNT: &str = "/api/jobs/count?exclude_finished=false&exclude_downloaded=false";
-
-/// A notification hook recording every event POSTed to it.
-struct Hook {
-    url: String,
-    receiver: Receiver,
-}
-
-impl Hook {
-    async fn start() -> Hook {
-        let receiver = Receiver::start().await;
-        Hook { url: receiver.url("/events"), receiver }
-    }
-
-    fn events(&self) -> Vec<Value> {
-        self.receiver.seen("/events").into_iter().map(|seen| seen.body).collect()
-    }
-
-    /// The last event, which must be of `kind`.
-    #[track_caller]
-    fn last(&self, kind: &str) -> Value {
-        let event = self.events().last().cloned().unwrap_or_else(|| panic!("no hook event, expected {kind}"));
-        assert_eq!(event["event"], kind, "{event}");
-        event
-    }
-}
 
 /// The application with the hook and sign-up as told.
 async fn app(hook: Option<&Hook>, signup: bool) -> TestHost {
@@ -83,20 +61,6 @@ async fn json_as(app: &TestHost, path: &str, token: &str, body: Value) -> TestRe
         headers.push(("authorization", &auth));
     }
     send(app, "POST", path, &headers, &body.to_string()).await
-}
-
-/// Project-W's answer: the status, `Content-Type` exactly `application/json`, the JSON body.
-#[track_caller]
-fn pw_json(response: &TestResponse, status: u16) -> Value {
-    assert_eq!(response.status, status, "{}", response.text());
-    assert_eq!(response.header("content-type"), Some("application/json"), "{}", response.text());
-    response.json()
-}
-
-/// A refusal: status, exact content type, and `{"detail": <detail>}`.
-#[track_caller]
-fn pw_refused(response: &TestResponse, status: u16, detail: &str) {
-    assert_eq!(pw_json(response, status), json!({"detail": detail}));
 }
 
 /// Creates a user through Conveyor's native route (as the built-in administrator); answers their id.

@@ -16,57 +16,13 @@ use std::time::{Duration, Instant};
 // ---------------------------------------------------------------------------------------------------------
 // Project-W's requests
 
-/// A request of a user's (or a runner's) client: bearer credential, optional raw body and content type.
-async fn client(app: &TestHost, method: &str, path: &str, who: &Who, body: Option<(&str, Vec<u8>)>) -> TestResponse {
-    let mut headers: Vec<(String, String)> = Vec::new();
-    if let Who::Bearer(token) = who {
-        headers.push(("authorization".into(), format!("Bearer {token}")));
-    }
-    let bytes = match body {
-        Some((content_type, bytes)) => {
-            headers.push(("content-type".into(), content_type.into()));
-            bytes
-        }
-        None => Vec::new(),
-    };
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let response = app.send(method, path, &headers, bytes).await;
-    assert_clean(&response);
-    response
-}
-
-async fn client_json(app: &TestHost, method: &str, path: &str, who: &Who, body: Value) -> TestResponse {
-    client(app, method, path, who, Some(("application/json", body.to_string().into_bytes()))).await
-}
-
-/// Project-W's JSON answer: the status, `Content-Type` exactly `application/json`, the body.
-#[track_caller]
-fn pw_json(response: &TestResponse, status: u16) -> Value {
-    assert_eq!(response.status, status, "{}", response.text());
-    assert_eq!(response.header("content-type"), Some("application/json"), "{}", response.text());
-    response.json()
-}
-
-#[track_caller]
-fn pw_refused(response: &TestResponse, status: u16, detail: &str) {
-    assert_eq!(pw_json(response, status), json!({"detail": detail}));
-}
-
-const BOUNDARY: &str = "9b1c1d4e5f60718293a4b5c6d7e8f901";
-
 /// Submits a job with a small audio file (and saved settings, when given); answers its id.
 async fn submit(app: &TestHost, who: &Who, settings: Option<i64>) -> i64 {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"audio_file\"; filename=\"a.mp3\"\r\nContent-Type: audio/mpeg\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(b"ID3 audio");
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    let (content_type, body) = form("audio_file", "a.mp3", "audio/mpeg", b"ID3 audio");
     let path = match settings {
         Some(id) => format!("/api/jobs/submit_job?job_settings_id={id}"),
         None => "/api/jobs/submit_job".into(),
     };
-    let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
     pw_json(&client(app, "POST", &path, who, Some((&content_type, body))).await, 200).as_i64().expect("a job id")
 }
 

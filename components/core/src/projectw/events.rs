@@ -92,6 +92,14 @@ mod tests {
     use crate::projectw::{jobs, runners};
     use crate::tasks;
 
+    /// A native project (no Project-W job in it) and a worker.
+    fn project_and_worker(db: &dyn Db, name: &str) -> (crate::domain::project::Project, i64) {
+        let input = serde_json::from_value(serde_json::json!({"name": name})).unwrap();
+        let project = crate::projects::create(db, None, &input, 0).unwrap();
+        let worker = serde_json::from_value(serde_json::json!({"alias": "w"})).unwrap();
+        (project, crate::workers::register(db, &worker, 0).unwrap().worker.id)
+    }
+
     fn user(db: &dyn Db, name: &str) -> i64 {
         let rows = db
             .execute(
@@ -161,13 +169,7 @@ mod tests {
     fn tasks_of_other_projects_write_no_events() {
         let db = NativeDb::memory().unwrap();
         let kv = MemoryKv::default();
-        let input = serde_json::from_value(serde_json::json!({"name": "other"})).unwrap();
-        let project = crate::projects::create(&db, None, &input, 0).unwrap();
-        let worker =
-            crate::workers::register(&db, &serde_json::from_value(serde_json::json!({"alias": "w"})).unwrap(), 0)
-                .unwrap()
-                .worker
-                .id;
+        let (project, worker) = project_and_worker(&db, "other");
         let spec = serde_json::from_value(serde_json::json!({"recipe": "r"})).unwrap();
         let task = tasks::submit(&db, &kv, &project, &spec, 0).unwrap();
         tasks::claim(&db, &kv, worker, tasks::ClaimTarget::Project(&project), 1).unwrap().unwrap();
@@ -221,13 +223,7 @@ mod tests {
         for i in 0..1000 {
             submit_job(&db, ada, &format!("{i}"), "{}", 0).unwrap();
         }
-        let input = serde_json::from_value(serde_json::json!({"name": "hot"})).unwrap();
-        let project = crate::projects::create(&db, None, &input, 0).unwrap();
-        let worker =
-            crate::workers::register(&db, &serde_json::from_value(serde_json::json!({"alias": "w"})).unwrap(), 0)
-                .unwrap()
-                .worker
-                .id;
+        let (project, worker) = project_and_worker(&db, "hot");
         let specs: Vec<_> = (0..200_000)
             .map(|i| serde_json::from_value(serde_json::json!({"recipe": format!("r{i}")})).unwrap())
             .collect();
