@@ -10,7 +10,7 @@ use crate::domain::worker::WorkerInput;
 use crate::error::ApiError;
 use crate::platform::Kv;
 use crate::secrets;
-use crate::store::projectw::{self as store, JobRow, RanBy, Registration};
+use crate::store::projectw::{self as store, JobRow, Registration};
 use crate::tasks::{self, ClaimTarget};
 use crate::workers;
 use serde::{Deserialize, Serialize};
@@ -247,7 +247,6 @@ pub enum RunnerResult {
 pub fn submit(db: &dyn Db, runner: &RunnerRow, result: &RunnerResult, now: i64) -> Result<(), ApiError> {
     let not_processing = || ApiError::bad_request("not_processing", "This runner is currently not processing a job!");
     let id = runner.task.filter(|_| runner.in_process).ok_or_else(not_processing)?;
-    let by = ran_by(runner);
     db::transaction(db, || {
         match (held_status(db, runner, id)?, result) {
             (Some(TaskStatus::Assigned), RunnerResult::Transcript(texts)) => {
@@ -255,30 +254,20 @@ pub fn submit(db: &dyn Db, runner: &RunnerRow, result: &RunnerResult, now: i64) 
                 for (kind, text) in TRANSCRIPT_TYPES.iter().zip(texts) {
                     store::insert_transcript(db, id, kind, text)?;
                 }
-                store::finish(db, id, None, Some(&by), now)?;
+                store::finish(db, id, None, Some(runner), now)?;
             }
             (Some(TaskStatus::Assigned), RunnerResult::Error(message)) => {
                 let output: String = message.chars().take(64 << 10).collect();
                 tasks::release(db, runner.worker, id, &release(RELEASE_FAIL, Some(output)), now)?;
-                store::finish(db, id, Some(message), Some(&by), now)?;
+                store::finish(db, id, Some(message), Some(runner), now)?;
             }
             // The abort stands, whatever the runner made of the job.
-            (Some(TaskStatus::Cancelled), _) => store::finish(db, id, Some(ABORTED), Some(&by), now)?,
+            (Some(TaskStatus::Cancelled), _) => store::finish(db, id, Some(ABORTED), Some(runner), now)?,
             _ => return Err(not_processing()),
         }
         store::set_task(db, runner.worker, None, false)?;
         Ok(())
     })
-}
-
-fn ran_by(runner: &RunnerRow) -> RanBy<'_> {
-    RanBy {
-        worker: runner.worker,
-        name: &runner.name,
-        version: &runner.version,
-        git_hash: &runner.git_hash,
-        source_code_url: &runner.source_code_url,
-    }
 }
 
 fn release(result: i64, output: Option<String>) -> ReleaseRequest {
@@ -301,7 +290,7 @@ fn hand_back(db: &dyn Db, runner: &RunnerRow, id: i64, now: i64) -> Result<(), A
         Some(TaskStatus::Assigned) => {
             tasks::release(db, runner.worker, id, &release(RELEASE_SKIP, None), now)?;
         }
-        Some(TaskStatus::Cancelled) => store::finish(db, id, Some(ABORTED), Some(&ran_by(runner)), now)?,
+        Some(TaskStatus::Cancelled) => store::finish(db, id, Some(ABORTED), Some(runner), now)?,
         _ => {}
     }
     store::set_task(db, runner.worker, None, false)?;

@@ -349,19 +349,16 @@ pub fn delete_audio(db: &dyn Db, job: i64) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Who ran a job, as the job keeps it.
-pub struct RanBy<'a> {
-    pub worker: i64,
-    pub name: &'a str,
-    pub version: &'a str,
-    pub git_hash: &'a str,
-    pub source_code_url: &'a str,
-}
-
 /// Records a job's end: success (`error` None: `downloaded` false) or failure, and who ran it.
-pub fn finish(db: &dyn Db, job: i64, error: Option<&str>, by: Option<&RanBy<'_>>, now: i64) -> Result<(), DbError> {
+pub fn finish(db: &dyn Db, job: i64, error: Option<&str>, by: Option<&RunnerRow>, now: i64) -> Result<(), DbError> {
     let (worker, name, version, git_hash, url) = match by {
-        Some(by) => (Some(by.worker), Some(by.name), Some(by.version), Some(by.git_hash), Some(by.source_code_url)),
+        Some(by) => (
+            Some(by.worker),
+            Some(by.name.as_str()),
+            Some(by.version.as_str()),
+            Some(by.git_hash.as_str()),
+            Some(by.source_code_url.as_str()),
+        ),
         None => (None, None, None, None, None),
     };
     db.execute(
