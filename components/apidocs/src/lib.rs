@@ -8,9 +8,9 @@ mod documents;
 mod pages;
 
 use conveyor_core::{Router, route};
-use spin_sdk::http_component;
 
-fn router() -> Router {
+/// The component's route table.
+pub fn router() -> Router {
     Router::new(vec![
         route("GET", "/api/v1/openapi.json", documents::native),
         route("GET", "/api/v1/openapi/:file", documents::surface),
@@ -20,7 +20,8 @@ fn router() -> Router {
     ])
 }
 
-#[http_component]
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
     conveyor_core::entry::serve(&router(), request)
 }

@@ -20,6 +20,7 @@ const TAGS: &[(&str, &str)] = &[
     ("workers", "Workers and logs (SPEC §5)."),
     ("schedules", "Cron and interval schedules (SPEC §7)."),
     ("rpc", "JSON-RPC 2.0 over the same services (SPEC §6)."),
+    ("docs", "The OpenAPI documents, Swagger UI and Redoc (SPEC §8)."),
 ];
 
 /// The whole document.

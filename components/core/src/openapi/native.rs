@@ -29,7 +29,10 @@ use serde_json::{Value as Json, json};
 
 /// Every native operation, in the routers' order.
 pub fn operations(s: &mut Schemas) -> Vec<Op> {
-    [meta(s), accounts(s), tasks(s), projects(s), workers(s), schedules(s), rpc(s)].into_iter().flatten().collect()
+    [meta(s), accounts(s), tasks(s), projects(s), workers(s), schedules(s), rpc(s), docs()]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// The control actions of each resource and the schema of their params, also checked against the
@@ -95,6 +98,49 @@ fn meta(s: &mut Schemas) -> Vec<Op> {
         op("GET", "/api/v1/health", "health", "meta", "Health of the host and its database", Public, anyone)
             .answers(200, "Up: the database answered.", health.clone())
             .answers(503, "Down: the database could not be opened or queried.", health),
+    ]
+}
+
+/// Component `apidocs`: the documents and their pages, public and without a database.
+fn docs() -> Vec<Op> {
+    let anyone = "anyone (public by design).";
+    let document = json!({"type": "object", "required": ["openapi", "info", "paths"],
+        "description": "An OpenAPI 3.1 document."});
+    let html = "text/html";
+    vec![
+        op("GET", "/api/v1/openapi.json", "openapiNative", "docs", "This document", Public, anyone)
+            .answers(200, "The native API's OpenAPI 3.1 document.", document.clone())
+            .no_database(),
+        op(
+            "GET",
+            "/api/v1/openapi/:file",
+            "openapiSurface",
+            "docs",
+            "A wire-compatible surface's document",
+            Public,
+            anyone,
+        )
+        .answers(200, "`tracker.json`, `seed-scheduler.json`, `project-w.json` or `rhodecode.json`.", document)
+        .no_database(),
+        op("GET", "/docs", "swaggerUi", "docs", "Swagger UI over every document", Public, anyone)
+            .answer(200, "The page.", html, None)
+            .no_database(),
+        op("GET", "/redoc", "redoc", "docs", "Redoc over one document", Public, anyone)
+            .query("doc", "The document: `native` (default) or a surface's name.", json!({"type": "string"}))
+            .answer(200, "The page.", html, None)
+            .errors(&[404])
+            .no_database(),
+        op(
+            "GET",
+            "/docs/assets/:revision/:name",
+            "docsAsset",
+            "docs",
+            "A page's script, style or licence",
+            Public,
+            anyone,
+        )
+        .answer(200, "The asset, cached for a year (its URL changes with its content).", "text/*", None)
+        .no_database(),
     ]
 }
 
@@ -229,7 +275,7 @@ fn tasks(s: &mut Schemas) -> Vec<Op> {
         op("POST", "/api/v1/tasks", "submitTask", "tasks", "Submit a task", Caller, submitters)
             .body(s.request::<SubmitRequest>())
             .answers(201, "The new task.", task.clone())
-            .errors(&[409, 429]),
+            .errors(&[404, 409, 429]),
         op(
             "POST",
             "/api/v1/tasks/bulk",
@@ -241,7 +287,7 @@ fn tasks(s: &mut Schemas) -> Vec<Op> {
         )
         .body(s.request::<BulkSubmitRequest>())
         .answers(201, "Per item: created ids, duplicates skipped.", s.response::<BulkResult>())
-        .errors(&[429]),
+        .errors(&[404, 429]),
         op("POST", "/api/v1/tasks/claim", "claimTasks", "tasks", "Claim the next task(s)", WorkerOnly, workers)
             .optional_body(s.request::<ClaimRequest>())
             .answers(
@@ -250,7 +296,7 @@ fn tasks(s: &mut Schemas) -> Vec<Op> {
                 json!({"oneOf": [task.clone(), {"type": "array", "items": task.clone()}]}),
             )
             .empty(204, "Nothing claimable (after `wait` seconds).")
-            .errors(&[429]),
+            .errors(&[404, 429]),
         op(
             "POST",
             "/api/v1/tasks/release",

@@ -85,7 +85,7 @@ impl Schemas {
             "JsonRpcAnswer",
             json!({"type": "object", "required": ["jsonrpc", "id"], "properties": {
                 "jsonrpc": {"const": "2.0"}, "result": {}, "error": error,
-                "id": {"type": ["integer", "string", "null"]}},
+                "id": {"type": ["number", "string", "null"]}},
                 "oneOf": [{"required": ["result"]}, {"required": ["error"]}]}),
         )
     }
