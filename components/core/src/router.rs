@@ -91,6 +91,7 @@ type Params = Vec<(&'static str, String)>;
 /// One entry of a route table.
 pub struct Route {
     method: &'static str,
+    pattern: &'static str,
     segments: Vec<&'static str>,
     action: Action,
     body_limit: usize,
@@ -111,7 +112,7 @@ pub fn streamed(method: &'static str, pattern: &'static str, handler: StreamedHa
 impl Route {
     fn new(method: &'static str, pattern: &'static str, action: Action, body_limit: usize) -> Self {
         let changes_state = !matches!(method, "GET" | "HEAD" | "OPTIONS");
-        Self { method, segments: split(pattern).collect(), action, body_limit, changes_state }
+        Self { method, pattern, segments: split(pattern).collect(), action, body_limit, changes_state }
     }
 
     /// Overrides the body limit (bulk routes).
@@ -161,6 +162,12 @@ pub struct Router {
 impl Router {
     pub fn new(routes: Vec<Route>) -> Self {
         Self { routes }
+    }
+
+    /// The table's `(method, pattern)` pairs in order, patterns as written (`:name` segments); the API
+    /// documents' coverage test reads them.
+    pub fn routes(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        self.routes.iter().map(|route| (route.method, route.pattern))
     }
 
     /// Dispatches a request, turning every error into SPEC §1's error response.
@@ -340,6 +347,12 @@ mod tests {
         }
         let body: serde_json::Value = serde_json::from_slice(&call("GET", "/api/v1/users/a%20b", 0).body).unwrap();
         assert_eq!(body["user"], "a b");
+    }
+
+    #[test]
+    fn a_table_lists_its_methods_and_patterns_as_written() {
+        let router = Router::new(vec![route("GET", "/a/:id/", echo), streamed("POST", "/up", counter)]);
+        assert_eq!(router.routes().collect::<Vec<_>>(), [("GET", "/a/:id/"), ("POST", "/up")]);
     }
 
     /// Counts the body's bytes chunk by chunk, then streams them back as a count per chunk.
