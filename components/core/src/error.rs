@@ -5,6 +5,7 @@ use serde::Serialize;
 
 /// One invalid field in a validation error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -57,6 +58,8 @@ pub enum ApiError {
 
 /// The JSON body of an error response.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[cfg_attr(test, schemars(rename = "Error"))]
 pub struct ErrorBody<'a> {
     pub detail: String,
     pub code: &'a str,

@@ -16,6 +16,8 @@ pub mod error;
 pub mod http;
 pub mod logs;
 pub mod migrate;
+#[cfg(test)]
+mod openapi;
 pub mod operations;
 pub mod outbound;
 pub mod platform;

@@ -87,6 +87,7 @@ impl Endpoints {
 
 /// What one `run_due` or `deliver_due` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Firing {
     /// Occurrences taken (tasks submitted or refused, deliveries queued).
     pub fired: i64,

@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 /// `POST /groups`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewGroupInput {
     pub name: String,
@@ -23,6 +24,7 @@ pub struct NewGroupInput {
 
 /// `PATCH /groups/{group}`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GroupPatch {
     pub name: Option<String>,

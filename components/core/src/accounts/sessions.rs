@@ -16,6 +16,7 @@ use serde_json::Value as Json;
 
 /// `POST /auth/login`: `username` (which may also hold an email address) or `email`, and `password`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginInput {
     #[serde(default)]
@@ -27,6 +28,7 @@ pub struct LoginInput {
 
 /// `PUT /me/password`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeInput {
     pub current_password: String,
@@ -35,6 +37,7 @@ pub struct PasswordChangeInput {
 
 /// A new login session: the bearer token (also set as the session cookie), when it expires, and the user.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Session {
     pub token: String,
     pub expires_at: i64,
@@ -43,6 +46,7 @@ pub struct Session {
 
 /// `GET /me`: who the caller is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum Me {
     /// The built-in administrator, who has no account: `{"id": null, "username": null, "admin": true,
@@ -59,6 +63,7 @@ pub enum Me {
 
 /// The credential a request authenticated with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Credential {
     /// `session` or `token`.
     pub kind: &'static str,

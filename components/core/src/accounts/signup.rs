@@ -22,10 +22,13 @@ pub const RESETS_PER_ADDRESS: Limit = Limit { max_failures: 10, window: 15 * 60 
 
 /// `POST /auth/signup`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignupInput {
+    #[cfg_attr(test, schemars(length(min = 3, max = 40), regex(pattern = r"^[A-Za-z0-9_.-]+$")))]
     pub username: String,
     pub email: String,
+    #[cfg_attr(test, schemars(length(min = 8, max = 1024)))]
     pub password: String,
     #[serde(default)]
     pub first_name: String,
@@ -35,6 +38,7 @@ pub struct SignupInput {
 
 /// `POST /auth/activate`, `POST /auth/confirm-email`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenBody {
     pub token: String,
@@ -42,6 +46,7 @@ pub struct TokenBody {
 
 /// `POST /auth/password-reset`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequestInput {
     pub email: String,
@@ -49,6 +54,7 @@ pub struct ResetRequestInput {
 
 /// `POST /auth/password-reset/confirm`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResetConfirmInput {
     pub token: String,
@@ -57,6 +63,7 @@ pub struct ResetConfirmInput {
 
 /// The answer to a sign-up, the same whether or not the address was already registered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SignupReceipt {
     pub username: String,
     pub email: String,

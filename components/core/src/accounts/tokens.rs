@@ -16,6 +16,7 @@ pub const MAX_TOKENS_PER_USER: i64 = 100;
 
 /// `POST /tokens`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenInput {
     pub name: String,
@@ -27,6 +28,7 @@ pub struct TokenInput {
 
 /// A token just created: its fields plus `"token": <secret>`, the only time the secret is shown.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct CreatedToken {
     #[serde(flatten)]
     pub token: Token,
@@ -119,6 +121,7 @@ pub fn revoke_all_tokens(db: &dyn Db, principal: &Principal) -> Result<i64, ApiE
 
 /// One of a user's credentials as Project-W lists them: a named token or a login session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct CredentialInfo {
     /// The row; its `admin` is the effective right (the scope, held by an administrator's account).
     #[serde(flatten)]

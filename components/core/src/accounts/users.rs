@@ -17,6 +17,7 @@ use serde_json::json;
 
 /// `POST /users` (administrators). Users created this way are verified and active unless told otherwise.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewUserInput {
     pub username: String,
@@ -38,6 +39,7 @@ pub struct NewUserInput {
 
 /// `PATCH /users/{user}`: users may change their names and email; administrators everything.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     pub username: Option<String>,
@@ -62,6 +64,7 @@ pub struct EmailChangeInput {
 /// The outcome of a user update: the user as stored, plus `pending_email` when a user changed their own
 /// email and the new address awaits confirmation.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct UserUpdate {
     #[serde(flatten)]
     pub user: User,

@@ -18,6 +18,7 @@ pub const MAX_RATE: f64 = 1_000_000.0;
 /// Who may see a project (SPEC §2): `public` (anyone reads, any worker claims), `private` (read needs READ,
 /// claim needs an accepted ASSIGN grant), `hidden` (404 — never 403 — without READ).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Visibility {
     #[default]
@@ -44,6 +45,7 @@ impl Visibility {
 
 /// A project named in a JSON body: its id or its name (`"3"` is id 3: names are never all digits).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum ProjectRef {
     Id(i64),
@@ -62,6 +64,7 @@ impl ProjectRef {
 
 /// `POST /projects`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProjectInput {
     pub name: String,
@@ -91,6 +94,7 @@ pub struct ProjectInput {
 
 /// `PATCH /projects/{p}`: absent fields stay; `"chain": null` removes the chain.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ProjectPatch {
     #[serde(default)]
@@ -240,6 +244,7 @@ fn rate(value: f64) -> Result<(), String> {
 
 /// A project as the API shows it (SPEC §3 fields in SPEC order, then the computed counters).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Project {
     pub id: i64,
     pub name: String,
@@ -283,6 +288,7 @@ impl Project {
 
 /// A user's grant on a project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct UserGrant {
     pub user: i64,
     pub username: String,
@@ -294,6 +300,7 @@ pub struct UserGrant {
 
 /// A group's grant on a project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct GroupGrant {
     pub group: i64,
     pub name: String,
@@ -303,6 +310,7 @@ pub struct GroupGrant {
 
 /// `GET /projects/{p}/grants`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Grants {
     pub users: Vec<UserGrant>,
     pub groups: Vec<GroupGrant>,
@@ -310,6 +318,7 @@ pub struct Grants {
 
 /// Whether a worker access request is waiting or was accepted (rejected requests are deleted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AccessStatus {
     Pending,
@@ -318,6 +327,7 @@ pub enum AccessStatus {
 
 /// A worker's access to a project: what it asked for and whether a manager accepted it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct WorkerAccess {
     pub project: i64,
     pub worker: i64,
@@ -348,6 +358,7 @@ impl WorkerAccess {
 
 /// `POST /projects/{p}/access-requests`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AccessRequest {
     #[serde(default)]
@@ -368,6 +379,7 @@ impl AccessRequest {
 
 /// `GET /projects/{p}/assignees`: open (assigned) tasks per worker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Assignee {
     pub worker: i64,
     pub alias: String,

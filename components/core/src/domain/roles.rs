@@ -32,6 +32,7 @@ pub fn preset_name(mask: i64) -> Option<&'static str> {
 /// A grant as a request states it: exactly one of `role` (a bitmask) or `perm` (a preset name: `none`,
 /// `read`, `write`, `admin`, with RhodeCode's `project.` or `repository.` prefix allowed).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GrantRequest {
     #[serde(default)]

@@ -26,6 +26,7 @@ const INTERVAL_MAX: i64 = 10 * 366 * 86_400;
 /// `PATCH`): exactly one of `cron_definition` / `interval_definition`, and exactly one action (`project` with
 /// `recipe`, or `endpoint` with `payload`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleInput {
     #[serde(default)]
@@ -308,6 +309,7 @@ fn private_v4(ip: std::net::Ipv4Addr) -> bool {
 
 /// A schedule as the API shows it. `auth_token` is write-only: it is delivered, never shown.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Schedule {
     pub id: String,
     pub name: String,
@@ -374,6 +376,7 @@ pub fn merge_patch(base: &ScheduleInput, patch: &Map<String, Json>) -> Result<Sc
 
 /// An occurrence that could not be delivered (or whose task was refused).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Failure {
     pub id: i64,
     pub schedule: String,

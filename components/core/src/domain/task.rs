@@ -22,6 +22,7 @@ pub const MAX_EXTEND: i64 = 30 * 24 * 3600;
 
 /// A task's status. Stored and rendered as its lower-case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TaskStatus {
     New,
@@ -140,19 +141,25 @@ pub fn required_votes(verification_count: i64) -> i64 {
 
 /// One task as submitted (the fields of `POST /tasks` other than `project`; the items of a bulk).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
+    #[cfg_attr(test, schemars(length(max = MAX_RECIPE_BYTES)))]
     pub recipe: String,
+    #[cfg_attr(test, schemars(range(min = i32::MIN, max = i32::MAX)))]
     #[serde(default)]
     pub priority: Option<i64>,
+    #[cfg_attr(test, schemars(range(min = 0, max = i32::MAX)))]
     #[serde(default)]
     pub max_retries: Option<i64>,
+    #[cfg_attr(test, schemars(range(min = 0, max = i32::MAX)))]
     #[serde(default)]
     pub max_assign_time: Option<i64>,
     #[serde(default)]
     pub hash64: Option<i64>,
     #[serde(default)]
     pub unique_string: Option<String>,
+    #[cfg_attr(test, schemars(range(min = 0, max = MAX_VERIFICATION_COUNT)))]
     #[serde(default)]
     pub verification_count: Option<i64>,
 }
@@ -273,6 +280,7 @@ pub fn progress(value: i64) -> Result<(), ApiError> {
 /// A heartbeat's `extend`: `true` renews the lease to now + the task's lease length, a number of seconds
 /// (1 to [`MAX_EXTEND`]) renews it to now + that; a lease is never shortened. `false` = absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub enum Extend {
     Flag(bool),
@@ -295,20 +303,26 @@ impl Extend {
 
 /// `POST /tasks`: a project (id or name) and one task.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
     pub project: crate::domain::project::ProjectRef,
+    #[cfg_attr(test, schemars(length(max = MAX_RECIPE_BYTES)))]
     pub recipe: String,
+    #[cfg_attr(test, schemars(range(min = i32::MIN, max = i32::MAX)))]
     #[serde(default)]
     pub priority: Option<i64>,
+    #[cfg_attr(test, schemars(range(min = 0, max = i32::MAX)))]
     #[serde(default)]
     pub max_retries: Option<i64>,
+    #[cfg_attr(test, schemars(range(min = 0, max = i32::MAX)))]
     #[serde(default)]
     pub max_assign_time: Option<i64>,
     #[serde(default)]
     pub hash64: Option<i64>,
     #[serde(default)]
     pub unique_string: Option<String>,
+    #[cfg_attr(test, schemars(range(min = 0, max = MAX_VERIFICATION_COUNT)))]
     #[serde(default)]
     pub verification_count: Option<i64>,
 }
@@ -330,22 +344,27 @@ impl SubmitRequest {
 
 /// `POST /tasks/bulk`: a project and up to [`MAX_BULK`] tasks.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BulkSubmitRequest {
     pub project: crate::domain::project::ProjectRef,
+    #[cfg_attr(test, schemars(length(max = MAX_BULK)))]
     pub tasks: Vec<TaskSpec>,
 }
 
 /// `POST /tasks/claim`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
     #[serde(default)]
     pub project: Option<crate::domain::project::ProjectRef>,
     /// Long-poll seconds (≤ 20); handled by the HTTP layer.
+    #[cfg_attr(test, schemars(range(min = 0, max = 20)))]
     #[serde(default)]
     pub wait: Option<i64>,
     /// Claim up to this many tasks (1–[`MAX_BATCH`]); the answer is then a list.
+    #[cfg_attr(test, schemars(range(min = 1, max = MAX_BATCH)))]
     #[serde(default)]
     pub max: Option<i64>,
 }
@@ -355,9 +374,11 @@ pub const MAX_BATCH: usize = 100;
 
 /// One item of `POST /tasks/release`: a release of task `id`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BatchReleaseItem {
     pub id: i64,
+    #[cfg_attr(test, schemars(range(min = 0, max = 2)))]
     pub result: i64,
     #[serde(default)]
     pub verification: Option<i64>,
@@ -375,6 +396,7 @@ impl BatchReleaseItem {
 /// The answer for one item of a batch release: its status when it applied, only `updated: false` when the
 /// caller does not hold the task (nothing more is said about a task that is not the caller's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ItemReleased {
     pub id: i64,
     pub updated: bool,
@@ -384,8 +406,10 @@ pub struct ItemReleased {
 
 /// `POST /tasks/{id}/heartbeat`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
+    #[cfg_attr(test, schemars(range(min = 0, max = 100)))]
     #[serde(default)]
     pub progress: Option<i64>,
     #[serde(default)]
@@ -394,8 +418,10 @@ pub struct HeartbeatRequest {
 
 /// `POST /tasks/{id}/release`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseRequest {
+    #[cfg_attr(test, schemars(range(min = 0, max = 2)))]
     pub result: i64,
     #[serde(default)]
     pub verification: Option<i64>,
@@ -405,6 +431,7 @@ pub struct ReleaseRequest {
 
 /// A task as the API shows it (SPEC §4 fields, in SPEC order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Task {
     pub id: i64,
     pub project: i64,
@@ -429,6 +456,7 @@ pub struct Task {
 
 /// The answer to a heartbeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Heartbeat {
     pub lease_expires_at: Option<i64>,
     /// True once the task was cancelled: the worker should stop.
@@ -437,6 +465,7 @@ pub struct Heartbeat {
 
 /// The answer to a release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Released {
     pub updated: bool,
     pub status: TaskStatus,
@@ -445,6 +474,7 @@ pub struct Released {
 /// The answer to a bulk submit: how many were created, the indexes of items skipped as duplicates (of an
 /// open task or of an earlier item), and per item the new task id (`null` for a duplicate).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct BulkResult {
     pub created: usize,
     pub duplicates: Vec<usize>,

@@ -22,6 +22,7 @@ pub const LOG_RETENTION: i64 = 100_000;
 
 /// `POST /workers`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WorkerInput {
     pub alias: String,
@@ -33,6 +34,7 @@ pub struct WorkerInput {
 
 /// `PATCH /workers/{id}`: absent fields stay.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WorkerPatch {
     #[serde(default)]
@@ -137,6 +139,7 @@ fn json_size(value: &Json) -> Result<(), String> {
 
 /// A worker as the API shows it. Never holds the secret or its hash.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Worker {
     pub id: i64,
     pub alias: String,
@@ -150,6 +153,7 @@ pub struct Worker {
 
 /// A new (or rotated) worker credential: the worker plus its secret, shown this once.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct WorkerSecret {
     #[serde(flatten)]
     pub worker: Worker,
@@ -158,6 +162,7 @@ pub struct WorkerSecret {
 
 /// One row of `GET /workers/stats`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct WorkerStat {
     pub id: i64,
     pub alias: String,
@@ -167,6 +172,7 @@ pub struct WorkerStat {
 
 /// A log level, stored and rendered lower-case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
     Trace,
@@ -196,6 +202,7 @@ impl LogLevel {
 
 /// `POST /logs`. `project` (optional, id) files the entry under a project for filtering and retention.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LogInput {
     pub level: LogLevel,
@@ -239,6 +246,7 @@ impl LogInput {
 
 /// A log entry as the API shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct LogRecord {
     pub id: i64,
     pub level: LogLevel,

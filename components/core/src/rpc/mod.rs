@@ -8,7 +8,7 @@
 //! on its own: one failing call changes nothing of the others.
 
 pub mod methods;
-mod openrpc;
+pub(crate) mod openrpc;
 
 use crate::caller::Caller;
 use crate::control::{self, Call, RpcError};
@@ -22,7 +22,7 @@ use serde_json::Value as Json;
 pub const MAX_BATCH: usize = 100;
 
 /// The method that describes every other one.
-const DISCOVER: &str = "rpc.discover";
+pub(crate) const DISCOVER: &str = "rpc.discover";
 
 /// One call's answer: the answer object, or the error with the id its answer carries. `None` for a
 /// notification.

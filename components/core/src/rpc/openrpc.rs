@@ -88,7 +88,8 @@ fn schema_of(types: &str) -> Json {
     if types.len() == 1 { json!({"type": types[0]}) } else { json!({"type": types}) }
 }
 
-fn param_schema(kind: Type) -> Json {
+/// A JSON Schema for a parameter of `kind` (also the native OpenAPI document's, for `POST /api/v1/rpc`).
+pub(crate) fn param_schema(kind: Type) -> Json {
     match kind {
         Type::Reference => json!({"oneOf": [{"type": "integer"}, {"type": "string"}], "description": "id or name"}),
         Type::String => json!({"type": "string"}),

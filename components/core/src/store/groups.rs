@@ -8,6 +8,7 @@ use serde::Serialize;
 
 /// A member as a group lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Member {
     pub id: i64,
     pub username: String,
@@ -15,6 +16,7 @@ pub struct Member {
 
 /// A group with its members (ordered by user id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Group {
     pub id: i64,
     pub name: String,

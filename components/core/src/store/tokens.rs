@@ -25,6 +25,7 @@ impl TokenKind {
 
 /// A named token as the API shows it (SPEC §2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Token {
     pub id: i64,
     pub name: String,

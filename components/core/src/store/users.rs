@@ -8,6 +8,7 @@ use serde::Serialize;
 
 /// A user as the API shows it (SPEC §2). Never holds the password hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct User {
     pub id: i64,
     pub username: String,
