@@ -3,6 +3,7 @@
 //! built only by tests: [`tests::native_document_is_current`] fails when the checked-in file differs, and
 //! `CONVEYOR_BLESS_OPENAPI=1 cargo test -p conveyor-core openapi` rewrites it. Decisions: `docs/openapi.md`.
 
+mod compat;
 mod native;
 mod schemas;
 mod table;

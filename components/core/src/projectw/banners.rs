@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 /// `SiteBannerRequest`: any HTML and urgency, as Project-W takes them (its clients colour urgency 100–199 red,
 /// and 200 and above get a red background).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct BannerInput {
     pub html: String,
     pub urgency: i64,
@@ -16,6 +17,7 @@ pub struct BannerInput {
 
 /// `SiteBannerResponse`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Banner {
     pub id: i64,
     pub html: String,

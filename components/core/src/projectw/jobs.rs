@@ -138,8 +138,11 @@ fn finished(step: &str) -> bool {
 
 /// `JobInfoResponse`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct JobInfo {
     pub id: i64,
+    #[cfg_attr(test, schemars(extend("enum" = ["not_queued", "pending_runner", "runner_assigned", "runner_in_progress",
+        "success", "downloaded", "failed", "aborting"])))]
     pub step: &'static str,
     pub progress: f64,
     pub abort: bool,

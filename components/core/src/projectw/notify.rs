@@ -23,6 +23,7 @@ pub const CLAIM_SECONDS: i64 = 120;
 
 /// `EmailToUsersRequest`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Announcement {
     pub subject: String,
     pub body: String,
@@ -35,6 +36,7 @@ pub fn announce(db: &dyn Db, announcement: &Announcement, now: i64) -> Result<us
 
 /// What one call of [`send_due`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Sent {
     /// Handed to the hook.
     pub sent: usize,

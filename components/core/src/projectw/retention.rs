@@ -22,6 +22,7 @@ pub fn days(value: Option<&str>) -> Option<i64> {
 
 /// What one call removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Retained {
     pub jobs_deleted: usize,
     pub events_pruned: usize,

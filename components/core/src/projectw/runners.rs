@@ -24,6 +24,7 @@ const RELEASE_SKIP: i64 = 2;
 
 /// `/admins/create_runner`: the runner's id and the token it sends as `Authorization: Bearer`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct CreatedRunner {
     pub id: i64,
     pub token: String,
@@ -72,6 +73,7 @@ pub fn require_session(runner: &RunnerRow, session_token: &str, now: i64) -> Res
 
 /// What a runner tells about itself when it registers (`RunnerRegisterRequest`, checked by its surface).
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RunnerInfo {
     pub name: String,
     pub version: String,
@@ -87,6 +89,7 @@ fn default_priority() -> i64 {
 
 /// `RegisteredResponse`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Registered {
     pub id: i64,
     pub session_token: String,
@@ -127,6 +130,7 @@ pub fn register(
 
 /// `HeartbeatResponse`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct Beat {
     pub abort: bool,
     pub job_assigned: bool,
@@ -199,6 +203,7 @@ fn held_job(db: &dyn Db, runner: &RunnerRow, now: i64) -> Result<JobRow, ApiErro
 
 /// `RunnerJobInfoResponse`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct HeldJob {
     pub id: i64,
     pub settings: Json,

@@ -315,6 +315,7 @@ pub fn resend_refusal(error: ApiError) -> Refusal {
 /// `UserResponse` of `/users/info`: every Conveyor user is a local account of the provider `project-W`;
 /// Conveyor has no terms of service, so none are accepted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct UserInfo {
     pub id: i64,
     pub email: String,
@@ -346,6 +347,7 @@ pub fn unknown_terms(id: i64, version: i64) -> Refusal {
 /// `admin_privileges` the effective right, times as ISO 8601; `last_usage` of a credential never used is its
 /// creation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct TokenInfo {
     pub id: i64,
     pub name: String,

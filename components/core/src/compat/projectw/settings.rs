@@ -28,6 +28,7 @@ pub const ALIGNMENT_LANGUAGES: &[&str] = &[
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Processing {
     pub highlight_words: bool,
@@ -36,6 +37,7 @@ pub struct Processing {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Alignment {
     pub processing: Processing,
@@ -50,6 +52,7 @@ impl Default for Alignment {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Diarization {
     pub min_speakers: Option<i64>,
@@ -57,6 +60,7 @@ pub struct Diarization {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Vad {
     pub vad_onset: f64,
@@ -71,6 +75,7 @@ impl Default for Vad {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct Asr {
     pub beam_size: i64,
@@ -106,6 +111,7 @@ impl Default for Asr {
 
 /// A job's settings, as stored and as the runner receives them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct JobSettings {
     pub task: String,

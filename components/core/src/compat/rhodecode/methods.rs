@@ -105,6 +105,11 @@ const METHODS: &[(&str, Dialect, Handler)] = &[
     ("revoke_user_group_permission", Dialect::Kallithea, revoke_group),
 ];
 
+/// Every method's name, in the table's order (the OpenAPI document lists them).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    METHODS.iter().map(|(name, _, _)| *name)
+}
+
 /// RhodeCode's and Kallithea's methods that work on version control (or the server's network), which
 /// Conveyor does not have: each answers an error saying so.
 pub const UNSUPPORTED: &[&str] = &[

@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::http::{BODY_LIMIT, Response};
 use crate::router::Ctx;
 pub use args::Args;
+pub use methods::names as method_names;
 use serde_json::{Map, Value as Json, json};
 
 /// The error of an unknown or revoked `api_key` (RhodeCode's exact words).

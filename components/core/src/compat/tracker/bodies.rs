@@ -10,6 +10,7 @@ use serde_json::Value as Json;
 
 /// `/worker/create`, `/worker/update`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct WorkerBody {
     pub alias: String,
@@ -24,6 +25,7 @@ impl WorkerBody {
 
 /// `/worker/set_paused`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct SetPausedBody {
     pub worker: i64,
     pub paused: bool,
@@ -32,6 +34,7 @@ pub struct SetPausedBody {
 /// One `/task/submit` (and one item of `/task/bulk_submit`'s `requests`). task_tracker's code reads the hash
 /// as `hash_u64`, its documentation as `hash64`: both are accepted.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct SubmitBody {
     pub project: i64,
@@ -62,6 +65,7 @@ impl SubmitBody {
 
 /// `/task/bulk_submit`: `{"requests": [...]}`, all for one project.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct BulkBody {
     pub requests: Vec<SubmitBody>,
@@ -87,6 +91,7 @@ impl BulkBody {
 
 /// `/task/release`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct ReleaseBody {
     pub task_id: i64,
     pub result: i64,
@@ -103,6 +108,7 @@ impl ReleaseBody {
 
 /// `/log/{level}`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct LogBody {
     pub scope: String,
@@ -127,6 +133,7 @@ impl LogBody {
 
 /// `/logs` (POST): `{level, since}`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct LogQueryBody {
     pub level: Option<i64>,
@@ -135,6 +142,7 @@ pub struct LogQueryBody {
 
 /// `/project/request_access`.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct AccessBody {
     pub assign: bool,
@@ -144,6 +152,7 @@ pub struct AccessBody {
 
 /// `/project/create` and `/project/update/:id`: task_tracker's fields.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct ProjectBody {
     pub name: String,
@@ -215,6 +224,7 @@ impl ProjectBody {
 
 /// `/project/secret/:id` (POST).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct SecretBody {
     pub secret: String,
@@ -222,6 +232,7 @@ pub struct SecretBody {
 
 /// `/project/webhook_secret/:id` (POST).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct WebhookSecretBody {
     pub webhook_secret: String,
@@ -239,6 +250,7 @@ pub fn secret_text(value: &Json) -> String {
 
 /// `/manager/set_role_for_project/:id`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 pub struct RoleBody {
     pub manager: i64,
     pub role: i64,
@@ -246,6 +258,7 @@ pub struct RoleBody {
 
 /// `/login`, `/register`. `/register` also needs `email` (Conveyor accounts have one).
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct CredentialsBody {
     pub username: String,

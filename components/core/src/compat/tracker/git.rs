@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 /// The parts of a Gogs/Gitea/GitHub push event the hook reads.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct GitPush {
     #[serde(rename = "ref")]
@@ -15,6 +16,7 @@ pub struct GitPush {
 
 /// The pushed repository.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct GitRepository {
     pub full_name: String,
