@@ -2,6 +2,7 @@
 
 use crate::engine::Limits;
 use crate::manifest::App;
+use crate::metrics::flush::Flusher;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::runtime_config::Stores;
 use crate::tick::Ticks;
@@ -11,6 +12,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// The database the request metrics go to.
+const DEFAULT_DATABASE: &str = "default";
 
 /// How to start a host.
 #[derive(Debug, Clone)]
@@ -55,6 +59,8 @@ pub struct RunningHost {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<()>>,
     ticks: Ticks,
+    /// Adds the request metrics to the `default` database (none without one).
+    flusher: Option<Flusher>,
 }
 
 impl RunningHost {
@@ -63,13 +69,18 @@ impl RunningHost {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting and ticking, waits for in-flight requests (ticks' too), and returns.
+    /// Stops accepting and ticking, waits for in-flight requests (ticks' too), flushes the request metrics,
+    /// and returns.
     pub async fn stop(mut self) -> Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         self.ticks.stop().await;
-        (&mut self.task).await?
+        let served = (&mut self.task).await;
+        if let Some(flusher) = self.flusher.take() {
+            flusher.stop().await;
+        }
+        served?
     }
 }
 
@@ -91,6 +102,13 @@ pub async fn start(options: HostOptions) -> Result<RunningHost> {
         variables,
     };
     let runtime = Arc::new(tokio::task::spawn_blocking(move || Runtime::new(&app, config)).await??);
+    let flusher = match runtime.database(DEFAULT_DATABASE) {
+        Some(database) => {
+            crate::metrics::flush::create_table(database.as_ref()).await?;
+            Some(Flusher::start(runtime.requests().clone(), database, crate::metrics::flush::EVERY))
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -100,5 +118,5 @@ pub async fn start(options: HostOptions) -> Result<RunningHost> {
         let _ = stopped.await;
     }));
     let ticks = Ticks::start(&runtime, &ticks, addr);
-    Ok(RunningHost { addr, admin_token, runtime, stop: Some(stop), task, ticks })
+    Ok(RunningHost { addr, admin_token, runtime, stop: Some(stop), task, ticks, flusher })
 }

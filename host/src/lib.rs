@@ -15,6 +15,7 @@ mod grants;
 pub mod host;
 mod kv;
 pub mod manifest;
+mod metrics;
 mod outbound;
 mod pool;
 mod router;

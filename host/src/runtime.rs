@@ -10,9 +10,11 @@ use crate::cache::{CacheStats, load_component};
 use crate::engine::{Limits, engine, start_epoch_ticker, ticks};
 use crate::grants::ComponentGrants;
 use crate::manifest::App;
+use crate::metrics::RequestMetrics;
 use crate::router::{RoutePattern, Router};
 use crate::runtime_config::Stores;
 use crate::services::Services;
+use crate::sqlite::SqliteBackend;
 use crate::state::State;
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -54,6 +56,8 @@ pub struct Runtime {
     /// One permit per live instance of any component, held until the guest has finished (its response body
     /// included).
     slots: Arc<Semaphore>,
+    /// Requests that came over HTTP, counted until the flusher adds them to the database (`metrics`).
+    requests: Arc<RequestMetrics>,
     pub cache_stats: CacheStats,
 }
 
@@ -121,7 +125,8 @@ impl Runtime {
 
         start_epoch_ticker(&engine);
         let slots = Arc::new(Semaphore::new(config.limits.max_instances as usize));
-        Ok(Runtime { engine, components, router, services, limits: config.limits, slots, cache_stats })
+        let requests = Arc::new(RequestMetrics::new(components.iter().map(|c| c.grants.id.clone()).collect()));
+        Ok(Runtime { engine, components, router, services, limits: config.limits, slots, requests, cache_stats })
     }
 
     /// The guest-visible clock (tests move it forward).
@@ -134,6 +139,30 @@ impl Runtime {
         &self.limits
     }
 
+    /// The HTTP requests counted and not yet flushed.
+    pub(crate) fn requests(&self) -> &Arc<RequestMetrics> {
+        &self.requests
+    }
+
+    /// The database a label names, if the runtime config has it.
+    pub(crate) fn database(&self, label: &str) -> Option<Arc<dyn SqliteBackend>> {
+        self.services.databases.get(label).cloned()
+    }
+
+    /// [`Runtime::handle`] for a request that came over HTTP: it is also counted in the request metrics
+    /// (component, method, status class, and the time until its response head).
+    pub async fn handle_http<B>(&self, request: http::Request<B>, client: std::net::SocketAddr) -> HostResponse
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let arrived = Instant::now();
+        let method = request.method().clone();
+        let (component, response) = self.dispatch(request, client).await;
+        self.requests.record(component, &method, response.status().as_u16(), arrived.elapsed());
+        response
+    }
+
     /// Routes a request to its component and returns the guest's response. The request body goes to the
     /// guest as it arrives, counted against the component's limit: over it, the answer is 413 if the guest
     /// has not answered yet, and the guest's response is cut otherwise. The component's request timeout
@@ -143,12 +172,43 @@ impl Runtime {
         B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let deadline = Instant::now();
+        self.dispatch(request, client).await.1
+    }
+
+    /// [`Runtime::handle`], also saying which component (by index) the request was routed to.
+    async fn dispatch<B>(
+        &self,
+        request: http::Request<B>,
+        client: std::net::SocketAddr,
+    ) -> (Option<usize>, HostResponse)
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let arrived = Instant::now();
         let path = request.uri().path().to_string();
         let Some(found) = self.router.route(&path) else {
-            return error_response(404, "not_found", &format!("no route for {path}"));
+            return (None, error_response(404, "not_found", &format!("no route for {path}")));
         };
-        let component = &self.components[*found.target];
+        let index = *found.target;
+        (Some(index), self.routed(index, &found, request, client, arrived).await)
+    }
+
+    /// Serves a request routed to component `index` (see [`Runtime::handle`]).
+    async fn routed<B>(
+        &self,
+        index: usize,
+        found: &crate::router::RouteMatch<'_, usize>,
+        request: http::Request<B>,
+        client: std::net::SocketAddr,
+        arrived: Instant,
+    ) -> HostResponse
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let deadline = arrived;
+        let component = &self.components[index];
         let deadline = deadline + component.request_timeout;
         let limit = component.max_body;
         let declared =
@@ -157,7 +217,7 @@ impl Runtime {
             return too_large(limit);
         }
         let (mut parts, body) = request.into_parts();
-        set_spin_headers(&mut parts, &found, client);
+        set_spin_headers(&mut parts, found, client);
         let overflow = Arc::new(Overflow::default());
         let request = http::Request::from_parts(parts, LimitedBody::new(body, limit, overflow.clone()));
         let slot = match Slot::take(component.slots.as_ref(), &self.slots, deadline).await {

@@ -1,6 +1,6 @@
 //! The HTTP server: hyper over TCP, each request handed to the runtime with its body still streaming
-//! (`Runtime::handle` enforces the limits), graceful shutdown that stops accepting and lets in-flight
-//! requests finish.
+//! (`Runtime::handle_http` enforces the limits and counts the request), graceful shutdown that stops
+//! accepting and lets in-flight requests finish.
 
 use crate::runtime::Runtime;
 use hyper_util::rt::TokioIo;
@@ -36,7 +36,7 @@ pub async fn serve(
                 let runtime = runtime.clone();
                 let service = hyper::service::service_fn(move |request| {
                     let runtime = runtime.clone();
-                    async move { Ok::<_, std::convert::Infallible>(runtime.handle(request, client).await) }
+                    async move { Ok::<_, std::convert::Infallible>(runtime.handle_http(request, client).await) }
                 });
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);

@@ -15,6 +15,7 @@ pub mod entry;
 pub mod error;
 pub mod http;
 pub mod logs;
+pub mod metrics;
 pub mod migrate;
 #[cfg(test)]
 mod openapi;

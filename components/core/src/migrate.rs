@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../sql/0005_projectw.sql"),
     include_str!("../../../sql/0006_projectw_events.sql"),
     include_str!("../../../sql/0007_session_scope.sql"),
+    include_str!("../../../sql/0008_metrics.sql"),
 ];
 
 /// The schema version this build expects.
@@ -129,6 +130,24 @@ mod tests {
         assert_eq!(counters(2), ints([1, 0, 0, 1]), "gained, inserted, deleted");
         db.execute("UPDATE tasks SET project = 1, status = 'failed' WHERE id = 6", &[]).unwrap();
         assert_eq!((counters(1), counters(2)), (ints([0, 1, 1, 1]), ints([1, 0, 0, 0])), "moved and changed at once");
+    }
+
+    #[test]
+    fn cancelled_tasks_are_counted_when_the_metrics_arrive() {
+        let db = NativeDb(rusqlite::Connection::open_in_memory().unwrap());
+        for migration in &MIGRATIONS[..7] {
+            split_statements(migration).for_each(|statement| drop(db.execute(statement, &[]).unwrap()));
+        }
+        db.execute("PRAGMA user_version = 7", &[]).unwrap();
+        db.execute("INSERT INTO projects (id, name, created_at, updated_at) VALUES (1, 'p', 0, 0)", &[]).unwrap();
+        let insert = "INSERT INTO tasks (project, status, recipe, created_at, updated_at) VALUES (1, ?, 'r', 0, 0)";
+        for status in ["new", "cancelled", "cancelled", "closed"] {
+            db.execute(insert, &[status.into()]).unwrap();
+        }
+        migrate(&db).unwrap();
+        let rows =
+            db.execute("SELECT tasks_new, tasks_closed, tasks_cancelled, counted_submits FROM projects", &[]).unwrap();
+        assert_eq!(rows.rows[0], [1, 1, 2, 0].map(Value::Integer).to_vec(), "backfilled; counters start at 0");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use crate::control::{NoParams, action_params, to_json};
 use crate::db::Db;
+use crate::domain::accounts::LAST_USED_GRANULARITY;
 use crate::domain::worker::{Worker, WorkerInput, WorkerPatch, WorkerSecret, WorkerStat};
 use crate::error::ApiError;
 use crate::query::Page;
@@ -33,11 +34,19 @@ pub fn register(db: &dyn Db, input: &WorkerInput, now: i64) -> Result<WorkerSecr
 }
 
 /// The worker whose id and secret these are; 401 otherwise (the same answer for an unknown id and a wrong
-/// secret, compared in constant time).
+/// secret, compared in constant time). Records that the worker was seen (`last_seen_at`, read by
+/// `GET /metrics`) at most once a minute, as a token's `last_used_at` (`auth::authenticate_token`), at the
+/// guests' clock.
 pub fn authenticate(db: &dyn Db, id: i64, secret: &str) -> Result<Worker, ApiError> {
     let presented = secrets::sha256(secret);
     match store::credential(db, id)? {
-        Some((worker, hash)) if secrets::constant_time_eq(&hash, &presented) => Ok(worker),
+        Some(found) if secrets::constant_time_eq(&found.secret_hash, &presented) => {
+            let now = crate::clock::now();
+            if found.last_seen_at.is_none_or(|seen| seen <= now - LAST_USED_GRANULARITY) {
+                store::touch_seen(db, id, now, LAST_USED_GRANULARITY)?;
+            }
+            Ok(found.worker)
+        }
         _ => Err(ApiError::Unauthorized("invalid worker credentials".into())),
     }
 }

@@ -7,6 +7,7 @@ pub mod codes;
 pub mod grants;
 pub mod groups;
 pub mod logs;
+pub mod metrics;
 pub mod projects;
 pub mod projectw;
 pub mod schedules;

@@ -277,7 +277,7 @@ pub(crate) fn claim_statement(worker: i64, from: &ClaimFrom, max: usize, now: i6
     params.extend([now.into(), worker.into()]);
     let sql = format!(
         "UPDATE tasks SET status = 'assigned', assignee = ?, assign_time = ?, lease_expires_at = ? + {LEASE}, \
-         claims = claims + 1, progress = 0, updated_at = ? \
+         claims = claims + 1, progress = 0, released_as = NULL, updated_at = ? \
          WHERE id IN {chosen} \
          AND status IN ({CLAIMABLE}) AND (status = 'new' OR lease_expires_at <= ?) \
          AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = ? AND w.paused = 1) \
@@ -338,7 +338,8 @@ pub fn heartbeat(
 }
 
 /// Releases a task held by `worker` (SPEC §4 "Release"); `None` when `worker` does not hold an assigned task
-/// `id` ([`refusal`] says why).
+/// `id` ([`refusal`] says why). Every releasing UPDATE sets `released_as` to the result's code (a claim
+/// clears it), which is how the counting trigger of `sql/0008_metrics.sql` tells releases by result apart.
 pub fn release(
     db: &dyn Db,
     worker: i64,
@@ -349,7 +350,8 @@ pub fn release(
     now: i64,
 ) -> Result<Option<Released>, DbError> {
     let guard = "WHERE id = ? AND assignee = ? AND status = 'assigned' RETURNING status";
-    let back_to_new = "status = 'new', assignee = NULL, assign_time = NULL, lease_expires_at = NULL, progress = 0";
+    let back_to_new =
+        "status = 'new', assignee = NULL, assign_time = NULL, lease_expires_at = NULL, progress = 0, released_as = 2";
     let rows = match result {
         ReleaseResult::Skip => db.execute(
             &format!("UPDATE tasks SET {back_to_new}, updated_at = ? {guard}"),
@@ -361,7 +363,8 @@ pub fn release(
                  status = CASE WHEN retries + 1 >= max_retries THEN 'failed' ELSE 'new' END, \
                  assignee = CASE WHEN retries + 1 >= max_retries THEN assignee ELSE NULL END, \
                  assign_time = CASE WHEN retries + 1 >= max_retries THEN assign_time ELSE NULL END, \
-                 lease_expires_at = NULL, progress = 0, result = COALESCE(?, result), updated_at = ? {guard}"
+                 lease_expires_at = NULL, progress = 0, result = COALESCE(?, result), released_as = 1, \
+                 updated_at = ? {guard}"
             ),
             &[output.into(), now.into(), id.into(), worker.into()],
         )?,
@@ -391,7 +394,7 @@ fn release_ok(
         db.execute(
             &format!(
                 "UPDATE tasks SET status = 'closed', result = ?, progress = 100, lease_expires_at = NULL, \
-                 closed_at = ?, updated_at = ? WHERE id = ? AND assignee = ? AND status = 'assigned' {quorum} RETURNING id"
+                 released_as = 0, closed_at = ?, updated_at = ? WHERE id = ? AND assignee = ? AND status = 'assigned' {quorum} RETURNING id"
             ),
             &[output.into(), now.into(), now.into(), id.into(), worker.into()],
         )
@@ -422,7 +425,8 @@ fn release_ok(
         if agreeing < votes {
             let rows = db.execute(
                 "UPDATE tasks SET status = 'new', assignee = NULL, assign_time = NULL, lease_expires_at = NULL, \
-                 progress = 0, updated_at = ? WHERE id = ? AND assignee = ? AND status = 'assigned' RETURNING id",
+                 progress = 0, released_as = 0, updated_at = ? WHERE id = ? AND assignee = ? AND status = 'assigned' \
+                 RETURNING id",
                 &[now.into(), id.into(), worker.into()],
             )?;
             if rows.rows.is_empty() {

@@ -60,10 +60,34 @@ pub fn get(db: &dyn Db, id: i64) -> Result<Option<Worker>, DbError> {
     db.execute(&format!("SELECT {COLUMNS} FROM workers WHERE id = ?"), &[id.into()])?.map_first(from_row)
 }
 
+/// A worker as authentication reads it: the worker, its secret hash and when it was last seen.
+pub struct Credential {
+    pub worker: Worker,
+    pub secret_hash: Vec<u8>,
+    pub last_seen_at: Option<i64>,
+}
+
 /// A worker with its secret hash, for authentication only.
-pub fn credential(db: &dyn Db, id: i64) -> Result<Option<(Worker, Vec<u8>)>, DbError> {
-    let rows = db.execute(&format!("SELECT {COLUMNS}, secret_hash FROM workers WHERE id = ?"), &[id.into()])?;
-    rows.map_first(|row| Ok((from_row(row)?, row.blob("secret_hash")?)))
+pub fn credential(db: &dyn Db, id: i64) -> Result<Option<Credential>, DbError> {
+    let rows =
+        db.execute(&format!("SELECT {COLUMNS}, secret_hash, last_seen_at FROM workers WHERE id = ?"), &[id.into()])?;
+    rows.map_first(|row| {
+        Ok(Credential {
+            worker: from_row(row)?,
+            secret_hash: row.blob("secret_hash")?,
+            last_seen_at: row.opt_int("last_seen_at")?,
+        })
+    })
+}
+
+/// Sets `last_seen_at = now` unless it was set less than `granularity` seconds ago (guarded in SQL, so
+/// concurrent requests write at most once per interval).
+pub fn touch_seen(db: &dyn Db, id: i64, now: i64, granularity: i64) -> Result<(), DbError> {
+    db.execute(
+        "UPDATE workers SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at <= ?)",
+        &[now.into(), id.into(), (now - granularity).into()],
+    )?;
+    Ok(())
 }
 
 /// Applies the present fields of a validated patch; `None` when the worker does not exist.
