@@ -11,7 +11,6 @@ use conveyor_core::domain::accounts::Ref;
 use conveyor_core::query::Listing;
 use conveyor_core::{ApiError, Ctx, Response, Router, clock, route, session};
 use serde_json::json;
-use spin_sdk::http_component;
 
 // ----- /auth -----
 
@@ -240,7 +239,8 @@ pub fn router() -> Router {
     ])
 }
 
-#[http_component]
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
     conveyor_core::entry::serve(&router(), request)
 }

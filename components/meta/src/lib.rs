@@ -4,7 +4,6 @@
 
 use conveyor_core::{ApiError, Ctx, Response, Router, route};
 use serde_json::json;
-use spin_sdk::http_component;
 
 /// The collections served under `/api/v1`, for the discoverable root.
 const COLLECTIONS: &[&str] =
@@ -39,7 +38,8 @@ pub fn router() -> Router {
     ])
 }
 
-#[http_component]
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
     conveyor_core::entry::serve(&router(), request)
 }

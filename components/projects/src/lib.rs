@@ -17,7 +17,6 @@ use conveyor_core::projects::{self, Action, SecretKind};
 use conveyor_core::{ApiError, Ctx, Response, Router, route};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
-use spin_sdk::http_component;
 
 // ----- /projects -----
 
@@ -187,7 +186,8 @@ pub fn router() -> Router {
     ])
 }
 
-#[http_component]
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
     conveyor_core::entry::serve(&router(), request)
 }

@@ -14,7 +14,7 @@ mod job_routes;
 mod runner_routes;
 mod user_routes;
 
-use conveyor_core::compat::projectw::wire::{self, Refusal};
+use conveyor_core::compat::projectw::wire::Refusal;
 use conveyor_core::http::BULK_BODY_LIMIT;
 use conveyor_core::router::streamed;
 use conveyor_core::{ApiError, Response, Router, route};
@@ -87,7 +87,8 @@ pub fn router() -> Router {
     ])
 }
 
+#[cfg(target_arch = "wasm32")]
 #[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::IncomingRequest, out: spin_sdk::http::ResponseOutparam) {
-    conveyor_core::entry::serve_streaming(&router(), request, out, wire::error)
+    conveyor_core::entry::serve_streaming(&router(), request, out, conveyor_core::compat::projectw::wire::error)
 }

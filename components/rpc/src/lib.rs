@@ -34,6 +34,7 @@ pub fn router() -> Router {
     ])
 }
 
+#[cfg(target_arch = "wasm32")]
 #[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
     conveyor_core::entry::serve(&router(), request)

@@ -109,6 +109,7 @@ pub fn router() -> Router {
     Router::new(table.into_iter().flat_map(|(pattern, handlers)| resource(pattern, handlers)).collect())
 }
 
+#[cfg(target_arch = "wasm32")]
 #[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
     conveyor_core::entry::serve_mapped(&router(), request, wire::error)

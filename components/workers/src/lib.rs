@@ -15,7 +15,6 @@ use conveyor_core::policy;
 use conveyor_core::query::Scope;
 use conveyor_core::workers::{self, Action};
 use conveyor_core::{ApiError, Ctx, Response, Router, route};
-use spin_sdk::http_component;
 
 // ----- /workers -----
 
@@ -118,7 +117,8 @@ pub fn router() -> Router {
     ])
 }
 
-#[http_component]
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
     conveyor_core::entry::serve(&router(), request)
 }
