@@ -79,6 +79,7 @@ fn native_document_covers_the_native_components() {
         conveyor_workers::router(),
         conveyor_schedules::router(),
         conveyor_apidocs::router(),
+        conveyor_metrics::router(),
     ];
     let mut native = routes(&routers, |_| true);
     native.extend(routes(&[conveyor_rpc::router()], |pattern| !is_legacy_rpc(pattern)));

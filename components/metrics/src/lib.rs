@@ -4,7 +4,6 @@
 
 use conveyor_core::metrics::{self, access};
 use conveyor_core::{ApiError, Ctx, Response, Router, clock, route};
-use spin_sdk::http_component;
 
 fn metrics(ctx: &Ctx) -> Result<Response, ApiError> {
     access::authorize(ctx)?;
@@ -12,11 +11,13 @@ fn metrics(ctx: &Ctx) -> Result<Response, ApiError> {
     Ok(Response::raw(200, metrics::CONTENT_TYPE, text))
 }
 
-fn router() -> Router {
+/// The component's route table.
+pub fn router() -> Router {
     Router::new(vec![route("GET", "/metrics", metrics)])
 }
 
-#[http_component]
+#[cfg(target_arch = "wasm32")]
+#[spin_sdk::http_component]
 fn handle(request: spin_sdk::http::Request) -> spin_sdk::http::Response {
     conveyor_core::entry::serve(&router(), request)
 }

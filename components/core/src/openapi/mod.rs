@@ -22,6 +22,7 @@ const TAGS: &[(&str, &str)] = &[
     ("schedules", "Cron and interval schedules (SPEC §7)."),
     ("rpc", "JSON-RPC 2.0 over the same services (SPEC §6)."),
     ("docs", "The OpenAPI documents, Swagger UI and Redoc (SPEC §8)."),
+    ("metrics", "Prometheus metrics (SPEC §8)."),
 ];
 
 /// The whole document.

@@ -144,6 +144,28 @@ fn docs() -> Vec<Op> {
     ]
 }
 
+/// Component `metrics`: Prometheus' text format (docs/metrics.md).
+fn metrics() -> Vec<Op> {
+    vec![
+        op(
+            "GET",
+            "/metrics",
+            "metrics",
+            "metrics",
+            "Prometheus metrics",
+            Person,
+            "an administrator, or `Authorization: Bearer <metrics_token>` (the scrapers' token, a variable).",
+        )
+        .answer(
+            200,
+            "Text exposition format 0.0.4: task gauges and counters by project, workers, and (on Conveyor's own \
+             host) HTTP request counts and latency histograms.",
+            "text/plain",
+            Some(json!({"type": "string"})),
+        ),
+    ]
+}
+
 fn accounts(s: &mut Schemas) -> Vec<Op> {
     let user = s.response::<User>();
     let group = s.response::<Group>();
