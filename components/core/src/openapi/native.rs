@@ -29,7 +29,7 @@ use serde_json::{Value as Json, json};
 
 /// Every native operation, in the routers' order.
 pub fn operations(s: &mut Schemas) -> Vec<Op> {
-    [meta(s), accounts(s), tasks(s), projects(s), workers(s), schedules(s), rpc(s), docs()]
+    [meta(s), accounts(s), tasks(s), projects(s), workers(s), schedules(s), rpc(s), docs(), metrics()]
         .into_iter()
         .flatten()
         .collect()

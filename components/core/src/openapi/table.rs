@@ -293,6 +293,10 @@ impl Op {
         if self.listing {
             statuses.push(400);
         }
+        if self.control {
+            // SPEC §1.2: an unknown action is JSON-RPC's -32601 with HTTP 501.
+            statuses.push(501);
+        }
         if self.pattern.contains(':') {
             statuses.push(404);
         }
