@@ -85,13 +85,16 @@ async fn scrape_until(http: &Http, who: &Who, ready: impl Fn(&Samples) -> bool) 
 // ----- a strict parser of the text format (version 0.0.4) -----
 
 /// Every sample: (name, labels sorted by name) → value.
+/// A sample's labels, as `(name, value)` pairs.
+type Labels = Vec<(String, String)>;
+
 #[derive(Debug, Default)]
-struct Samples(BTreeMap<(String, Vec<(String, String)>), f64>);
+struct Samples(BTreeMap<(String, Labels), f64>);
 
 impl Samples {
     /// The value of a series; `labels` in any order.
     fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        let mut labels: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut labels: Labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         labels.sort();
         self.0.get(&(name.to_string(), labels)).copied()
     }
@@ -109,7 +112,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// Parses `{a="x",b="y"}` (after the name) into labels and the rest of the line.
-fn parse_labels(text: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn parse_labels(text: &str) -> Result<(Labels, &str), String> {
     let Some(mut rest) = text.strip_prefix('{') else { return Ok((Vec::new(), text)) };
     let mut labels = Vec::new();
     loop {
@@ -165,7 +168,7 @@ fn parse(text: &str) -> Result<Samples, String> {
     let mut finished = HashSet::new();
     let mut current: Option<String> = None;
     let mut samples = Samples::default();
-    let mut buckets: BTreeMap<(String, Vec<(String, String)>), Vec<(f64, f64)>> = BTreeMap::new();
+    let mut buckets: BTreeMap<(String, Labels), Vec<(f64, f64)>> = BTreeMap::new();
     for line in text.lines() {
         if let Some(comment) = line.strip_prefix("# ") {
             let mut words = comment.splitn(3, ' ');
