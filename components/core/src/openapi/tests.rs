@@ -148,3 +148,19 @@ fn request_schemas_refuse_unknown_fields_as_the_handlers_do() {
         assert!(components[name].get("additionalProperties").is_none(), "{name}: a response may grow");
     }
 }
+
+/// What Schemathesis found the document missing (tests/tests/fuzz_api.rs): an unknown project in a body is a
+/// 404, an unknown control action SPEC §1.2's 501, and a JSON-RPC id any JSON number.
+#[test]
+fn answers_the_fuzzer_met_are_documented() {
+    let document = native_document();
+    let responses = |path: &str, method: &str| document["paths"][path][method]["responses"].clone();
+    for (path, method) in [("/api/v1/tasks", "post"), ("/api/v1/tasks/bulk", "post"), ("/api/v1/tasks/claim", "post")] {
+        assert!(responses(path, method).get("404").is_some(), "{method} {path} lists 404");
+    }
+    for path in ["/api/v1/projects/{project}", "/api/v1/tasks/{id}", "/api/v1/schedules/{id}", "/api/v1/workers/{id}"] {
+        assert!(responses(path, "post").get("501").is_some(), "the control action at {path} lists 501");
+    }
+    let id = &document["components"]["schemas"]["JsonRpcAnswer"]["properties"]["id"]["type"];
+    assert_eq!(id, &json!(["number", "string", "null"]));
+}
