@@ -5,8 +5,10 @@ use anyhow::Result;
 use std::time::Duration;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-/// How often the epoch advances; request time limits are counted in these ticks.
+/// How often the epoch advances.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Epoch ticks a guest computes before it yields its executor thread (and its deadline is checked).
+pub const YIELD_EVERY: u64 = 1;
 
 /// Bytes of each linear memory and table kept mapped between instances (see `engine`).
 const MEMORY_KEEP_RESIDENT: usize = 4 << 20;
@@ -39,11 +41,6 @@ impl Default for Limits {
             max_instances: 128,
         }
     }
-}
-
-/// Epoch ticks in `duration` (at least one).
-pub fn ticks(duration: Duration) -> u64 {
-    (duration.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
 /// An engine for `limits`.

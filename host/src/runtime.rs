@@ -7,7 +7,7 @@
 
 use crate::body::{CutResponse, LimitedBody, Overflow, Stopped};
 use crate::cache::{CacheStats, load_component};
-use crate::engine::{Limits, engine, start_epoch_ticker, ticks};
+use crate::engine::{Limits, YIELD_EVERY, engine, start_epoch_ticker};
 use crate::grants::ComponentGrants;
 use crate::manifest::App;
 use crate::metrics::RequestMetrics;
@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use wasmtime::component::Linker;
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -247,11 +247,11 @@ impl Runtime {
         overflow: Arc<Overflow>,
         deadline: Instant,
     ) -> Result<HostResponse, Failure> {
-        let state = State::new(component.grants.clone(), self.services.clone(), self.limits.max_memory);
+        let state =
+            State::new(component.grants.clone(), self.services.clone(), self.limits.max_memory, deadline.into_std());
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(ticks(deadline.saturating_duration_since(Instant::now())));
-        store.epoch_deadline_trap();
+        yield_until(&mut store, deadline.into_std());
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
@@ -305,6 +305,18 @@ impl Runtime {
             }
         }
     }
+}
+
+/// A guest that computes gives its executor thread back every epoch tick, so that a few spinning guests
+/// cannot stop the others (nor the server) on a runtime with few threads; past `deadline` it traps.
+fn yield_until(store: &mut Store<State>, deadline: std::time::Instant) {
+    store.set_epoch_deadline(YIELD_EVERY);
+    store.epoch_deadline_callback(move |_| {
+        if std::time::Instant::now() >= deadline {
+            return Err(Trap::Interrupt.into());
+        }
+        Ok(UpdateDeadline::Yield(YIELD_EVERY))
+    });
 }
 
 /// The instance slots one request holds until its guest has finished: its component's, if the component

@@ -6,6 +6,7 @@ use crate::grants::ComponentGrants;
 use crate::outbound::OutboundHooks;
 use crate::services::Services;
 use std::sync::Arc;
+use std::time::Instant;
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -20,11 +21,18 @@ pub struct State {
     pub limits: StoreLimits,
     pub component: Arc<ComponentGrants>,
     pub services: Arc<Services>,
+    /// The request's deadline: the guest's SQLite statements are interrupted there.
+    pub deadline: Instant,
 }
 
 impl State {
-    /// Fresh state for one request of `component`.
-    pub fn new(component: Arc<ComponentGrants>, services: Arc<Services>, memory_limit: usize) -> State {
+    /// Fresh state for one request of `component`, due by `deadline`.
+    pub fn new(
+        component: Arc<ComponentGrants>,
+        services: Arc<Services>,
+        memory_limit: usize,
+        deadline: Instant,
+    ) -> State {
         let mut wasi = WasiCtx::builder();
         wasi.wall_clock(services.clock.clone()).inherit_stderr();
         for (key, value) in &component.environment {
@@ -38,6 +46,7 @@ impl State {
             limits: wasmtime::StoreLimitsBuilder::new().memory_size(memory_limit).instances(64).build(),
             component,
             services,
+            deadline,
         }
     }
 }

@@ -8,9 +8,12 @@
 //! inline wherever they are asked for, without a thread hand-off.
 
 mod checkpoint;
+mod guest;
 mod writer;
 
 use anyhow::{Context, Result, anyhow};
+use guest::Kinds;
+pub use guest::{Kind, Stopped, as_guest};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
@@ -33,6 +36,7 @@ pub struct SqlitePool {
     writer: Sender<Job>,
     /// The writing connection, which the writer thread lends to a guest's transaction.
     connection: Writer,
+    kinds: Kinds,
 }
 
 impl SqlitePool {
@@ -46,7 +50,13 @@ impl SqlitePool {
             connection.execute_batch(schema).with_context(|| format!("{}: creating schema", path.display()))?;
         }
         let connection = Arc::new(Mutex::new(connection));
-        let pool = SqlitePool { path: path.to_path_buf(), idle: Mutex::new(Vec::new()), writer, connection };
+        let pool = SqlitePool {
+            path: path.to_path_buf(),
+            idle: Mutex::new(Vec::new()),
+            writer,
+            connection,
+            kinds: Kinds::default(),
+        };
         let served = pool.connection.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -110,6 +120,12 @@ impl SqlitePool {
         Ok(transaction)
     }
 
+    /// Where a guest's `sql` must run, as SQLite classifies it (see [`Kind`]); prepares it on `connection`
+    /// the first time. Call it inside [`as_guest`], which enforces the guest policy on that prepare.
+    pub fn kind(&self, connection: &rusqlite::Connection, sql: &str) -> rusqlite::Result<Kind> {
+        self.kinds.of(connection, sql)
+    }
+
     fn send(&self, job: Job) -> Result<()> {
         self.writer.send(job).map_err(|_| self.writer_stopped())
     }
@@ -130,20 +146,10 @@ fn connect(path: &Path) -> Result<rusqlite::Connection> {
     connection.pragma_update(None, "foreign_keys", "ON")?;
     // Checkpoints (and their fsyncs) belong to the checkpointer, not to whichever request commits.
     connection.pragma_update(None, "wal_autocheckpoint", 0)?;
+    guest::install(&connection);
     Ok(connection)
 }
 
-/// Whether running `sql` may write, so it must go to the writer: any statement SQLite does not call
-/// read-only. (Transaction control is read-only to SQLite; see [`opens_transaction`].)
-pub fn may_write(connection: &rusqlite::Connection, sql: &str) -> bool {
-    connection.prepare_cached(sql).is_ok_and(|statement| !statement.readonly())
-}
-
-/// Whether `sql` opens a transaction (`BEGIN …`, or `SAVEPOINT` outside one).
-pub fn opens_transaction(sql: &str) -> bool {
-    let word = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or_default();
-    word.eq_ignore_ascii_case("BEGIN") || word.eq_ignore_ascii_case("SAVEPOINT")
-}
 #[cfg(test)]
 mod tests {
     use super::checkpoint::RESTART_AFTER_FRAMES;
@@ -169,22 +175,71 @@ mod tests {
         pool.read(|c| c.prepare("SELECT x FROM t")?.query_map([], |row| row.get(0))?.collect()).unwrap()
     }
 
+    /// The kind of a guest's `sql`, and the host's reason if it refused it.
+    fn guest_kind(pool: &SqlitePool, sql: &str) -> (rusqlite::Result<Kind>, Option<Stopped>) {
+        let connection = pool.acquire().unwrap();
+        let kind = as_guest(None, || pool.kind(&connection, sql));
+        pool.release(connection);
+        kind
+    }
+
     #[test]
-    fn statements_that_write_or_open_transactions_are_told_apart_from_reads() {
-        let connection = rusqlite::Connection::open_in_memory().unwrap();
-        connection.execute_batch("CREATE TABLE t (x)").unwrap();
-        for sql in ["INSERT INTO t VALUES (1)", "UPDATE t SET x = 2", "DELETE FROM t", "PRAGMA user_version = 3"] {
-            assert!(may_write(&connection, sql), "{sql}");
+    fn statements_are_told_apart_as_sqlite_classifies_them_not_by_their_text() {
+        let (dir, pool) = scratch_pool("kinds", "CREATE TABLE t (x)");
+        let writes = ["INSERT INTO t VALUES (1)", "UPDATE t SET x = 2", "DELETE FROM t", "PRAGMA user_version = 3"];
+        let reads = ["SELECT x FROM t", "PRAGMA user_version", "COMMIT", "ROLLBACK", "RELEASE a", "SELECT 'BEGIN'"];
+        let begins = ["BEGIN", " begin immediate", "/* x */ BEGIN", "-- c\nBEGIN EXCLUSIVE", "/**/SAVEPOINT a"];
+        for (expected, statements) in [(Kind::Write, &writes[..]), (Kind::Read, &reads[..]), (Kind::Begin, &begins[..])]
+        {
+            for sql in statements {
+                // Twice: the second time the kind is remembered, not prepared again.
+                for _ in 0..2 {
+                    assert_eq!(guest_kind(&pool, sql).0.unwrap(), expected, "{sql}");
+                }
+            }
         }
-        for sql in ["SELECT x FROM t", "PRAGMA user_version", "BEGIN", "COMMIT", "SELECT nonsense FROM nowhere"] {
-            assert!(!may_write(&connection, sql), "{sql}");
+        assert_eq!(guest_kind(&pool, "END").0.unwrap(), Kind::Read, "END is COMMIT");
+        assert!(guest_kind(&pool, "SELECT nonsense FROM nowhere").0.is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn guests_may_not_change_connection_state_and_the_host_still_may() {
+        let (dir, pool) = scratch_pool("policy", "CREATE TABLE t (x)");
+        let refused =
+            ["PRAGMA foreign_keys = OFF", "PRAGMA query_only(1)", "ATTACH ':memory:' AS a", "CREATE TEMP TABLE s (x)"];
+        for sql in refused {
+            let (kind, stopped) = guest_kind(&pool, sql);
+            assert!(kind.is_err(), "{sql}");
+            assert!(matches!(&stopped, Some(Stopped::Refused(why)) if why.contains("refused")), "{sql}: {stopped:?}");
         }
-        for sql in ["BEGIN", " begin immediate", "BEGIN;", "SAVEPOINT a", "savepoint\tb"] {
-            assert!(opens_transaction(sql), "{sql}");
+        for sql in
+            ["PRAGMA foreign_keys = on", "PRAGMA synchronous = 'NORMAL'", "PRAGMA table_info(t)", "PRAGMA cache_size"]
+        {
+            let (kind, stopped) = guest_kind(&pool, sql);
+            assert!(kind.is_ok() && stopped.is_none(), "{sql}: {stopped:?}");
         }
-        for sql in ["COMMIT", "ROLLBACK", "RELEASE a", "SELECT 'BEGIN'", "BEGINNING", "INSERT INTO t VALUES (1)"] {
-            assert!(!opens_transaction(sql), "{sql}");
-        }
+        // Outside a guest's statement the policy does not apply: the host sets what it needs.
+        pool.read(|c| c.execute_batch("PRAGMA cache_size = -4000; CREATE TEMP TABLE host_scratch (x)")).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_guests_statement_is_interrupted_at_its_deadline_and_the_connection_serves_again() {
+        let (dir, pool) = scratch_pool("deadline", "CREATE TABLE t (x)");
+        let connection = pool.acquire().unwrap();
+        let forever = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c";
+        let deadline = std::time::Instant::now() + Duration::from_millis(200);
+        let started = std::time::Instant::now();
+        let (result, stopped) =
+            as_guest(Some(deadline), || connection.query_row(forever, [], |row| row.get::<_, i64>(0)));
+        assert!(result.is_err());
+        assert_eq!(stopped, Some(Stopped::Deadline));
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        // The connection serves again; the host's own statements have no deadline.
+        assert_eq!(connection.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)).unwrap(), 1);
+        pool.release(connection);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,7 +19,7 @@ impl sqlite::HostConnection for State {
         let Some(backend) = self.services.databases.get(&database) else {
             return Ok(Err(Error::NoSuchDatabase));
         };
-        match backend.connect() {
+        match backend.connect_until(Some(self.deadline)) {
             Ok(connection) => Ok(Ok(self.table.push(Connection(connection))?)),
             Err(error) => Ok(Err(error)),
         }

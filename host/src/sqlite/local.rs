@@ -3,63 +3,93 @@
 
 use super::{Error, QueryResult, RowResult, SqliteBackend, SqliteConnection, Value};
 use crate::BoxFuture;
-use crate::pool::{SqlitePool, Transaction, may_write, opens_transaction};
+use crate::pool::{Kind, SqlitePool, Stopped, Transaction, as_guest};
 use rusqlite::types::ValueRef;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A database served by a pool of this process.
 pub struct LocalDatabase(pub Arc<SqlitePool>);
 
 impl SqliteBackend for LocalDatabase {
-    fn connect(&self) -> Result<Box<dyn SqliteConnection>, Error> {
-        let reader = self.0.acquire().map_err(io_error)?;
-        Ok(Box::new(LocalConnection { pool: self.0.clone(), reader: Some(reader), transaction: None }))
+    fn connect_until(&self, deadline: Option<Instant>) -> Result<Box<dyn SqliteConnection>, Error> {
+        Ok(Box::new(LocalConnection { pool: self.0.clone(), transaction: None, deadline }))
     }
 }
 
-/// A guest connection. Its reads run on a pooled connection it holds for its whole life; each write
-/// outside a transaction goes to the pool's writer and is committed before `execute` returns; a
-/// transaction (`BEGIN` … `COMMIT`) has the writer to itself and runs every statement there, as Spin's
-/// one connection would.
+/// A guest connection. It holds no pooled connection between statements (a guest sleeping with its
+/// connection open costs none): each read takes a reader from the pool for its own run; each write
+/// outside a transaction goes to the pool's writer and is committed before `execute` returns; a statement
+/// that opens a transaction (as SQLite classifies it, see [`Kind`]) gets the writer to itself, and every
+/// statement runs there until the transaction ends, as on Spin's one connection. Every statement runs under
+/// the guest policy and is interrupted at the request's deadline (see `pool::guest`).
 struct LocalConnection {
     pool: Arc<SqlitePool>,
-    reader: Option<rusqlite::Connection>,
     transaction: Option<Transaction>,
-}
-
-impl Drop for LocalConnection {
-    fn drop(&mut self) {
-        if let Some(reader) = self.reader.take() {
-            self.pool.release(reader);
-        }
-    }
+    deadline: Option<Instant>,
 }
 
 impl SqliteConnection for LocalConnection {
     fn execute(&mut self, statement: String, parameters: Vec<Value>) -> BoxFuture<'_, Result<QueryResult, Error>> {
         Box::pin(async move {
-            let Some(reader) = &self.reader else {
-                return Err(Error::InvalidConnection);
-            };
-            if self.transaction.is_none() && !opens_transaction(&statement) {
-                if !may_write(reader, &statement) {
-                    return run(reader, &statement, parameters).map_err(io_error);
+            if self.transaction.is_some() {
+                return self.in_transaction(statement, parameters).await;
+            }
+            let deadline = self.deadline;
+            let reader = self.pool.acquire().map_err(io_error)?;
+            let kind = guest(deadline, || self.pool.kind(&reader, &statement));
+            if let Ok(Kind::Read) = kind {
+                let read = guest(deadline, || run(&reader, &statement, parameters));
+                self.pool.release(reader);
+                return read.map_err(io_error);
+            }
+            self.pool.release(reader);
+            match kind.map_err(io_error)? {
+                Kind::Write => {
+                    let write =
+                        move |writer: &rusqlite::Connection| guest(deadline, || run(writer, &statement, parameters));
+                    self.pool.write(write).await.map_err(io_error)
                 }
-                let written = self.pool.write(move |writer| run(writer, &statement, parameters)).await;
-                return written.map_err(io_error);
+                Kind::Begin | Kind::Read => {
+                    self.transaction = Some(self.pool.transaction().map_err(io_error)?);
+                    self.in_transaction(statement, parameters).await
+                }
             }
-            let mut transaction = match self.transaction.take() {
-                Some(transaction) => transaction,
-                None => self.pool.transaction().map_err(io_error)?,
-            };
-            let (result, still_open) =
-                transaction.run(move |writer| run(writer, &statement, parameters)).await.map_err(io_error)?;
-            if still_open {
-                self.transaction = Some(transaction);
-            }
-            result.map_err(io_error)
         })
     }
+}
+
+impl LocalConnection {
+    /// Runs a statement in the guest's transaction (opening it, if this statement is what opens it).
+    async fn in_transaction(&mut self, statement: String, parameters: Vec<Value>) -> Result<QueryResult, Error> {
+        let Some(mut transaction) = self.transaction.take() else {
+            return Err(Error::InvalidConnection);
+        };
+        let deadline = self.deadline;
+        let (result, still_open) = transaction
+            .run(move |writer| guest(deadline, || run(writer, &statement, parameters)))
+            .await
+            .map_err(io_error)?;
+        if still_open {
+            self.transaction = Some(transaction);
+        }
+        result.map_err(io_error)
+    }
+}
+
+/// Runs `work` as a guest statement (see [`as_guest`]); a failure the host caused says why.
+fn guest<T>(deadline: Option<Instant>, work: impl FnOnce() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let (result, stopped) = as_guest(deadline, work);
+    result.map_err(|error| {
+        let (code, reason) = match stopped {
+            Some(Stopped::Refused(reason)) => (rusqlite::ffi::SQLITE_AUTH, reason),
+            Some(Stopped::Deadline) => {
+                (rusqlite::ffi::SQLITE_INTERRUPT, "the statement was interrupted at the request's deadline".into())
+            }
+            None => return error,
+        };
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(reason))
+    })
 }
 
 fn io_error(error: impl std::fmt::Display) -> Error {

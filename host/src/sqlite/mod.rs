@@ -8,11 +8,17 @@ pub use crate::bindings::sqlite::{Error, QueryResult, RowResult, Value};
 pub use host::Connection;
 
 use crate::BoxFuture;
+use std::time::Instant;
 
 /// The database one label names.
 pub trait SqliteBackend: Send + Sync {
-    /// A connection for one guest `open`.
-    fn connect(&self) -> Result<Box<dyn SqliteConnection>, Error>;
+    /// A connection whose statements are interrupted at `deadline` (a guest's request's), if given.
+    fn connect_until(&self, deadline: Option<Instant>) -> Result<Box<dyn SqliteConnection>, Error>;
+
+    /// A connection without a deadline (the host's own).
+    fn connect(&self) -> Result<Box<dyn SqliteConnection>, Error> {
+        self.connect_until(None)
+    }
 }
 
 /// One guest's connection.
