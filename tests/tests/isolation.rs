@@ -30,13 +30,13 @@ async fn a_transaction_is_one_whatever_text_opens_it() {
         let answers = sql(&app, &[begin, "INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)", "ROLLBACK"]).await;
         assert!(answers.iter().all(|line| line.starts_with("ok")), "{begin}: {answers:?}");
         let count = sql(&app, &["SELECT count(*) FROM t"]).await;
-        assert_eq!(single(&count[0]), "Integer(0)", "{begin}: the rollback undid both inserts");
+        assert_eq!(single(&count[0]), "Value::Integer(0)", "{begin}: the rollback undid both inserts");
     }
     // A committed transaction stays, and a COMMIT with none open is SQLite's error, not a silent success.
     let answers = sql(&app, &["/* c */ BEGIN", "INSERT INTO t VALUES (3)", "COMMIT", "COMMIT"]).await;
     assert_eq!(&answers[..3], ["ok ", "ok ", "ok "], "{answers:?}");
     assert!(answers[3].starts_with("err") && answers[3].contains("no transaction"), "{answers:?}");
-    assert_eq!(single(&sql(&app, &["SELECT sum(x) FROM t"]).await[0]), "Integer(3)");
+    assert_eq!(single(&sql(&app, &["SELECT sum(x) FROM t"]).await[0]), "Value::Integer(3)");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -65,9 +65,9 @@ async fn a_guest_cannot_change_the_pooled_connections_the_next_request_gets() {
         let state =
             sql(&app, &["PRAGMA foreign_keys", "PRAGMA database_list", "SELECT count(*) FROM sqlite_temp_master"])
                 .await;
-        assert_eq!(single(&state[0]), "Integer(1)", "{state:?}");
+        assert_eq!(single(&state[0]), "Value::Integer(1)", "{state:?}");
         assert!(!state[1].contains("other"), "{state:?}");
-        assert_eq!(single(&state[2]), "Integer(0)", "{state:?}");
+        assert_eq!(single(&state[2]), "Value::Integer(0)", "{state:?}");
         let orphan = &sql(&app, &["INSERT INTO child VALUES (42)"]).await[0];
         assert!(orphan.contains("FOREIGN KEY"), "foreign keys are still enforced: {orphan}");
     }
@@ -85,7 +85,7 @@ async fn a_guest_cannot_change_the_pooled_connections_the_next_request_gets() {
     ];
     let answers = sql(&app, &allowed).await;
     assert!(answers.iter().all(|line| line.starts_with("ok")), "{answers:?}");
-    assert_eq!(single(&sql(&app, &["PRAGMA user_version"]).await[0]), "Integer(7)");
+    assert_eq!(single(&sql(&app, &["PRAGMA user_version"]).await[0]), "Value::Integer(7)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,7 +135,7 @@ async fn a_runaway_statement_is_interrupted_at_the_deadline_and_its_connection_s
         for _ in 0..4 {
             let answers = sql(&app, &["INSERT INTO t VALUES (1)", "SELECT count(*) FROM t WHERE x > 1"]).await;
             assert_eq!(answers[0], "ok ", "{answers:?}");
-            assert_eq!(single(&answers[1]), "Integer(0)", "{answers:?}");
+            assert_eq!(single(&answers[1]), "Value::Integer(0)", "{answers:?}");
         }
         assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     }

@@ -104,7 +104,7 @@ fn authorize(context: AuthContext<'_>) -> Authorization {
         {
             scope.begins = true;
         }
-        match refusal(&context.action) {
+        match refusal(&context) {
             Some(reason) => {
                 scope.refused.get_or_insert(reason);
                 Authorization::Deny
@@ -114,10 +114,14 @@ fn authorize(context: AuthContext<'_>) -> Authorization {
     })
 }
 
-/// Why a guest may not do `action`, if it may not.
-fn refusal(action: &AuthAction<'_>) -> Option<String> {
+/// Why a guest may not do what `context` describes, if it may not.
+fn refusal(context: &AuthContext<'_>) -> Option<String> {
     let state = "guests may not change the host's shared connections (see docs/host-isolation.md)";
-    match action {
+    let temporary = || format!("TEMP tables, indexes, triggers and views are refused: {state}");
+    match &context.action {
+        // Anything but reading in the connection's own `temp` schema (`CREATE TABLE temp.t …`) creates in it.
+        AuthAction::Read { .. } => None,
+        _ if context.database_name.is_some_and(|name| name.eq_ignore_ascii_case("temp")) => Some(temporary()),
         AuthAction::Attach { .. } | AuthAction::Detach { .. } => {
             Some(format!("ATTACH and DETACH are refused: {state}"))
         }

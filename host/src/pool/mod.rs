@@ -206,8 +206,13 @@ mod tests {
     #[test]
     fn guests_may_not_change_connection_state_and_the_host_still_may() {
         let (dir, pool) = scratch_pool("policy", "CREATE TABLE t (x)");
-        let refused =
-            ["PRAGMA foreign_keys = OFF", "PRAGMA query_only(1)", "ATTACH ':memory:' AS a", "CREATE TEMP TABLE s (x)"];
+        let refused = [
+            "PRAGMA foreign_keys = OFF",
+            "PRAGMA query_only(1)",
+            "ATTACH ':memory:' AS a",
+            "CREATE TEMP TABLE s (x)",
+            "CREATE TABLE temp.s (x)",
+        ];
         for sql in refused {
             let (kind, stopped) = guest_kind(&pool, sql);
             assert!(kind.is_err(), "{sql}");
