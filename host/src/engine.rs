@@ -38,7 +38,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             max_body: 16 << 20,
             max_memory: 256 << 20,
-            max_instances: 128,
+            max_instances: 2048,
         }
     }
 }
