@@ -50,6 +50,7 @@ impl SqliteConnection for LocalConnection {
                         move |writer: &rusqlite::Connection| guest(deadline, || run(writer, &statement, parameters));
                     self.pool.write(write).await.map_err(io_error)
                 }
+                // (A read ran above.)
                 Kind::Begin | Kind::Read => {
                     self.transaction = Some(self.pool.transaction().map_err(io_error)?);
                     self.in_transaction(statement, parameters).await
