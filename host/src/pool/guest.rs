@@ -14,7 +14,7 @@
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization, TransactionOperation};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::Instant;
 
 /// Statement texts whose [`Kind`] is remembered, per pool (guests choose the texts: the memory is bounded).
@@ -73,9 +73,18 @@ pub enum Stopped {
 /// Runs `work` as a guest's statement on this thread: under the guest policy, interrupted at `deadline`.
 /// Answers why the host stopped it, if it did.
 pub fn as_guest<T>(deadline: Option<Instant>, work: impl FnOnce() -> T) -> (T, Option<Stopped>) {
+    /// Ends the scope even if `work` panics (the writer thread goes on after a panicking job).
+    struct Ends;
+    impl Drop for Ends {
+        fn drop(&mut self) {
+            SCOPE.with(|scope| scope.borrow_mut().take());
+        }
+    }
     SCOPE.with(|scope| *scope.borrow_mut() = Some(Scope { deadline, refused: None, begins: false }));
+    let ends = Ends;
     let result = work();
     let scope = SCOPE.with(|scope| scope.borrow_mut().take());
+    drop(ends);
     let stopped = scope.and_then(|scope| match scope.refused {
         Some(reason) => Some(Stopped::Refused(reason)),
         None => scope.deadline.filter(|deadline| Instant::now() >= *deadline).map(|_| Stopped::Deadline),
@@ -161,12 +170,12 @@ pub enum Kind {
 /// The [`Kind`]s of the statement texts guests ran, so that only a text's first run costs a prepare of
 /// its own (a cached statement does not call the authorizer again).
 #[derive(Default)]
-pub(super) struct Kinds(Mutex<HashMap<String, Kind>>);
+pub(super) struct Kinds(RwLock<HashMap<String, Kind>>);
 
 impl Kinds {
     /// The kind of `sql`, prepared (uncached, under the guest policy) on `connection` if not known yet.
     pub(super) fn of(&self, connection: &rusqlite::Connection, sql: &str) -> rusqlite::Result<Kind> {
-        if let Some(kind) = self.0.lock().ok().and_then(|kinds| kinds.get(sql).copied()) {
+        if let Some(kind) = self.0.read().ok().and_then(|kinds| kinds.get(sql).copied()) {
             return Ok(kind);
         }
         let prepared = connection.prepare(sql).map(|statement| statement.readonly());
@@ -177,7 +186,7 @@ impl Kinds {
             true => Kind::Read,
             false => Kind::Write,
         };
-        if let Ok(mut kinds) = self.0.lock()
+        if let Ok(mut kinds) = self.0.write()
             && kinds.len() < KINDS_KEPT
         {
             kinds.insert(sql.to_string(), kind);

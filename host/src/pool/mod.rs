@@ -224,7 +224,10 @@ mod tests {
             let (kind, stopped) = guest_kind(&pool, sql);
             assert!(kind.is_ok() && stopped.is_none(), "{sql}: {stopped:?}");
         }
-        // Outside a guest's statement the policy does not apply: the host sets what it needs.
+        // Outside a guest's statement the policy does not apply, even after one panicked on this thread: the
+        // host sets what it needs.
+        let panicked = std::panic::catch_unwind(|| as_guest(None, || panic!("a guest's statement panics")));
+        assert!(panicked.is_err());
         pool.read(|c| c.execute_batch("PRAGMA cache_size = -4000; CREATE TEMP TABLE host_scratch (x)")).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
