@@ -168,13 +168,13 @@ fn bad_instance_caps_and_timeouts_are_start_up_errors_naming_the_key() {
         .arg(support::manifest(FIXTURE))
         .arg("--data-dir")
         .arg(&data)
-        .env("SPIN_VARIABLE_CAPPED_INSTANCES", "500")
+        .env("SPIN_VARIABLE_CAPPED_INSTANCES", "5000")
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("component `capped`") && stderr.contains("500 is more than the host's"), "{stderr}");
+    assert!(stderr.contains("component `capped`") && stderr.contains("5000 is more than the host's"), "{stderr}");
     let _ = std::fs::remove_dir_all(&data);
 }
 
