@@ -225,15 +225,18 @@ fn overlapping_holds(claims: &[Claim], releases: &[Release]) -> Vec<String> {
     for claim in claims {
         by_task.entry(claim.task).or_default().push(claim);
     }
+    let mut releases_of: HashMap<i64, Vec<&Release>> = HashMap::new();
+    for release in releases {
+        releases_of.entry(release.task).or_default().push(release);
+    }
     let mut overlaps = Vec::new();
     for held in by_task.values_mut() {
         held.sort_by_key(|claim| (claim.assign_time, claim.acknowledged));
         for pair in held.windows(2) {
             let (earlier, later) = (pair[0], pair[1]);
             let expired = later.assign_time >= earlier.lease_expires_at;
-            let released_first = releases.iter().any(|release| {
-                release.task == earlier.task
-                    && release.worker == earlier.worker
+            let released_first = releases_of.get(&earlier.task).into_iter().flatten().any(|release| {
+                release.worker == earlier.worker
                     && release.outcome != Outcome::Refused
                     && (earlier.acknowledged..later.acknowledged).contains(&release.sent)
             });
@@ -243,9 +246,11 @@ fn overlapping_holds(claims: &[Claim], releases: &[Release]) -> Vec<String> {
         }
     }
     for release in releases.iter().filter(|release| release.outcome == Outcome::Released) {
-        let holder = claims
-            .iter()
-            .filter(|claim| claim.task == release.task && claim.acknowledged <= release.sent)
+        let holder = by_task
+            .get(&release.task)
+            .into_iter()
+            .flatten()
+            .filter(|claim| claim.acknowledged <= release.sent)
             .max_by_key(|claim| (claim.assign_time, claim.acknowledged));
         if holder.is_none_or(|claim| claim.worker != release.worker) {
             overlaps.push(format!("{release:?} succeeded, but the task's latest claim was {holder:?}"));
@@ -311,7 +316,8 @@ async fn a_host_killed_under_load_loses_no_acknowledged_write_and_restarts_withi
     let lost: Vec<_> = record.submits.iter().filter(|id| !statuses.contains_key(id)).collect();
     assert!(lost.is_empty(), "acknowledged submits lost: {lost:?}");
     let released = record.releases.iter().filter(|release| release.outcome == Outcome::Released);
-    let reopened: Vec<_> = released.filter(|release| statuses[&release.task] != "closed").collect();
+    let reopened: Vec<_> =
+        released.filter(|release| statuses.get(&release.task).map(String::as_str) != Some("closed")).collect();
     assert!(reopened.is_empty(), "acknowledged releases undone: {reopened:?}");
     let overlaps = overlapping_holds(&record.claims, &record.releases);
     assert!(overlaps.is_empty(), "tasks held by two workers at once:\n{}", overlaps.join("\n"));
@@ -427,7 +433,8 @@ async fn a_full_disk_answers_503_and_loses_no_acknowledged_submit() {
     eprintln!("full disk: {} submits acknowledged, then 10 answered 503", acknowledged.len());
 }
 
-/// Makes `dir` unwritable even for root (`chattr +i`; a plain `chmod` for anyone else) until dropped.
+/// Makes a directory or file unwritable even for root (`chattr +i`; a plain `chmod` for anyone else) until
+/// dropped.
 struct Unwritable<'a>(&'a Path);
 
 impl<'a> Unwritable<'a> {
@@ -447,7 +454,11 @@ impl<'a> Unwritable<'a> {
         guard
     }
 
+    /// Whether a file can be created in the directory, or the file opened for writing.
     fn writable(&self) -> bool {
+        if !self.0.is_dir() {
+            return std::fs::OpenOptions::new().append(true).open(self.0).is_ok();
+        }
         let probe = self.0.join("probe");
         std::fs::write(&probe, "").and_then(|_| std::fs::remove_file(&probe)).is_ok()
     }
@@ -468,7 +479,10 @@ async fn start_fails(data: &Path) -> String {
     options.ticks = false;
     match conveyor::start(options).await {
         Ok(host) => panic!("a host started on {} at {}", data.display(), host.url()),
-        Err(error) => format!("{error:#}"),
+        Err(error) => {
+            eprintln!("start-up refused: {error:#}");
+            format!("{error:#}")
+        }
     }
 }
 
@@ -488,6 +502,14 @@ async fn a_data_directory_that_cannot_be_written_stops_the_host_at_start_up_nami
         assert!(error.contains("not writable"), "{error}");
     }
     assert_eq!(std::fs::read(used.path().join("sqlite_db.db")).unwrap(), before, "the database is untouched");
+    // A database file that cannot be written, in a directory that can.
+    let database = used.path().join("sqlite_db.db");
+    {
+        let _unwritable = Unwritable::new(&database);
+        let error = start_fails(used.path()).await;
+        assert!(error.contains(&database.display().to_string()), "names the file: {error}");
+        assert!(error.contains("cannot be opened for writing"), "{error}");
+    }
 
     // A new data directory that cannot be written, and one that cannot be created (its parent is a file).
     let fresh = TempDir::new("readonly-fresh");
