@@ -12,8 +12,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
 
-/// What the prober asks for: a request through a guest.
+/// What the prober asks the fixture for: a request through a guest.
 const PROBE: &str = "/fixture/echo";
+
+/// What the prober asks the application for (the measurement by hand): a request through a guest and the
+/// database.
+const APP_PROBE: &str = "/api/v1/health";
 
 /// The slowest answer the prober accepts while an attack runs (undisturbed, it is a few milliseconds; the
 /// margin is for a loaded 2-core CI machine, not for the attack).
@@ -23,11 +27,11 @@ async fn fixture(configure: impl FnOnce(&mut conveyor::HostOptions)) -> TestHost
     TestHost::start_with(fixture_manifest(), configure).await
 }
 
-/// `GET PROBE` on a new connection: its status and how long the answer took, connecting included.
-async fn probe(addr: SocketAddr) -> (u16, Duration) {
+/// `GET path` on a new connection: its status and how long the answer took, connecting included.
+async fn probe(addr: SocketAddr, path: &str) -> (u16, Duration) {
     let started = Instant::now();
     let mut stream = TcpStream::connect(addr).await.expect("the prober connects");
-    let head = format!("GET {PROBE} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let head = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     stream.write_all(head.as_bytes()).await.expect("the prober writes");
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer).await;
@@ -47,14 +51,14 @@ struct Prober {
 }
 
 impl Prober {
-    fn start(addr: SocketAddr) -> Prober {
+    fn start(addr: SocketAddr, path: &'static str) -> Prober {
         let stop = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn({
             let stop = stop.clone();
             async move {
                 let mut latencies = Vec::new();
                 while !stop.load(Ordering::SeqCst) {
-                    let (status, latency) = probe(addr).await;
+                    let (status, latency) = probe(addr, path).await;
                     assert_eq!(status, 200, "a probe during the attack was not answered");
                     latencies.push(latency);
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -77,10 +81,10 @@ impl Prober {
 }
 
 /// The prober's latencies with no attack running.
-async fn baseline(addr: SocketAddr) -> Vec<Duration> {
+async fn baseline(addr: SocketAddr, path: &str) -> Vec<Duration> {
     let mut latencies = Vec::new();
     for _ in 0..30 {
-        let (status, latency) = probe(addr).await;
+        let (status, latency) = probe(addr, path).await;
         assert_eq!(status, 200);
         latencies.push(latency);
     }
@@ -137,7 +141,7 @@ fn head_with(fields: usize, padding: usize) -> String {
 async fn heads_dribbled_byte_by_byte_are_cut_at_the_header_timeout_while_others_are_answered() {
     let app = fixture(|o| o.connections.header_timeout = Duration::from_secs(1)).await;
     let addr = app.host.addr;
-    let baseline = baseline(addr).await;
+    let baseline = baseline(addr, PROBE).await;
 
     // A head completed within the timeout, however slowly, is answered.
     let mut patient = TcpStream::connect(addr).await.unwrap();
@@ -148,7 +152,7 @@ async fn heads_dribbled_byte_by_byte_are_cut_at_the_header_timeout_while_others_
     let (_, answer) = closed_within(&mut patient, Duration::from_secs(5)).await;
     assert_eq!(status(&answer), 200, "{}", String::from_utf8_lossy(&answer));
 
-    let prober = Prober::start(addr);
+    let prober = Prober::start(addr, PROBE);
     let started = Instant::now();
     let slow_head = format!("GET {PROBE} HTTP/1.1\r\nHost: x\r\nX-Slow: {}\r\n\r\n", "s".repeat(1000));
     let dribblers: Vec<_> = (0..200)
@@ -216,7 +220,7 @@ async fn oversized_request_heads_are_431_under_the_defaults_and_the_configured_l
     assert_eq!(send_head(addr, &head_with(10, 10)).await, 200);
     assert_eq!(send_head(addr, &head_with(11, 10)).await, 431);
     // The host goes on answering.
-    assert_eq!(probe(addr).await.0, 200);
+    assert_eq!(probe(addr, PROBE).await.0, 200);
 }
 
 /// Opens a connection and starts a chunked request body that never ends (a chunk every 50 ms); returns
@@ -237,8 +241,8 @@ async fn endless_body(addr: SocketAddr, path: &str) -> (OwnedReadHalf, tokio::ta
 async fn request_bodies_that_never_end_are_cut_at_the_request_timeout_while_others_are_answered() {
     let app = fixture(|o| o.limits.request_timeout = Duration::from_secs(1)).await;
     let addr = app.host.addr;
-    let baseline = baseline(addr).await;
-    let prober = Prober::start(addr);
+    let baseline = baseline(addr, PROBE).await;
+    let prober = Prober::start(addr, PROBE);
     let started = Instant::now();
     // A guest reading the body (cut at its request timeout), and no guest at all (an unknown route,
     // answered at once, the rest of the body not read).
@@ -289,14 +293,25 @@ async fn idle_connections_beyond_the_cap_make_way_for_new_clients() {
     })
     .await;
     let addr = app.host.addr;
-    let baseline = baseline(addr).await;
-    let prober = Prober::start(addr);
+    let baseline = baseline(addr, PROBE).await;
+    let prober = Prober::start(addr, PROBE);
     let mut idle = idle_connections(addr, 3 * cap).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     prober.finish(&format!("{} idle connections, cap {cap}", 3 * cap), &baseline).await;
     let open = still_open(&mut idle, Duration::from_millis(200)).await;
     assert!(open <= cap, "{open} idle connections open, over the cap of {cap}");
     assert!(open >= cap / 2, "only {open} idle connections open: the host closed more than it needed");
+}
+
+/// A connection left idle after one request answered (a keep-alive connection its client keeps).
+async fn kept_alive(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.expect("a keep-alive connection is accepted");
+    let head = format!("GET {APP_PROBE} HTTP/1.1\r\nHost: x\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.expect("the request is sent");
+    let mut answer = [0u8; 4096];
+    let n = stream.read(&mut answer).await.expect("the answer arrives");
+    assert_eq!(status(&answer[..n]), 200);
+    stream
 }
 
 /// By hand: `CONVEYOR_HOSTILE_IDLE=10000 cargo test --test hostile -- --ignored --nocapture`. Idle
@@ -318,13 +333,16 @@ async fn measure_many_idle_connections() {
         }
     };
     let addr: SocketAddr = url.trim_start_matches("http://").parse().expect("host:port");
-    let baseline = baseline(addr).await;
-    let prober = Prober::start(addr);
+    let baseline = baseline(addr, APP_PROBE).await;
+    let prober = Prober::start(addr, APP_PROBE);
     let started = Instant::now();
-    let mut idle = idle_connections(addr, count).await;
-    println!("{count} idle connections opened in {:?}", started.elapsed());
+    let mut idle = Vec::with_capacity(count);
+    for _ in 0..count {
+        idle.push(kept_alive(addr).await);
+    }
+    println!("{count} idle keep-alive connections opened in {:?}", started.elapsed());
     tokio::time::sleep(Duration::from_secs(2)).await;
-    prober.finish(&format!("{count} idle connections"), &baseline).await;
+    prober.finish(&format!("{count} idle keep-alive connections"), &baseline).await;
     let open = still_open(&mut idle, Duration::from_millis(100)).await;
     println!("{open} of the {count} idle connections still open");
 }
