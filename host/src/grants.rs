@@ -64,7 +64,10 @@ impl ComponentGrants {
             id: id.to_string(),
             sqlite_databases: component.sqlite_databases.clone(),
             key_value_stores: component.key_value_stores.clone(),
-            outbound: Arc::new(AllowedHosts::parse(&component.allowed_outbound_hosts)?),
+            outbound: Arc::new(
+                AllowedHosts::resolve(&component.allowed_outbound_hosts, expand, |entry| !is_secret(entry, manifest))
+                    .with_context(|| format!("key `component.{id}.allowed_outbound_hosts`"))?,
+            ),
             variables,
             environment: component.environment.clone(),
             max_request_body,
@@ -80,12 +83,18 @@ fn number(setting: manifest::Setting, template: &str, expanded: String, manifest
         let references = manifest::template_references(template).unwrap_or_default();
         if references.is_empty() {
             error
-        } else if references.iter().any(|r| manifest.variables.get(*r).is_some_and(|v| v.secret)) {
+        } else if is_secret(template, manifest) {
             anyhow::anyhow!("`{template}` is not a valid number of {} (its value is secret)", setting.unit())
         } else {
             anyhow::anyhow!("{error}, from `{template}`")
         }
     })
+}
+
+/// Whether `template` takes a secret variable's value.
+fn is_secret(template: &str, manifest: &Manifest) -> bool {
+    let references = manifest::template_references(template).unwrap_or_default();
+    references.iter().any(|r| manifest.variables.get(*r).is_some_and(|v| v.secret))
 }
 
 #[cfg(test)]
