@@ -159,6 +159,25 @@ request_timeout_seconds = "{{ upload_timeout_seconds }}"
     }
 
     #[test]
+    fn an_allowed_host_template_resolves_through_the_variables_and_keeps_secrets() {
+        let text = MANIFEST.replace(
+            "[component.plain]\nsource = \"p.wasm\"",
+            "[component.plain]\nsource = \"p.wasm\"\nallowed_outbound_hosts = [\"https://{{ token }}\"]",
+        );
+        let manifest = manifest::parse(&text).unwrap();
+        let grants = |token: &str| {
+            let values = HashMap::from([("token".to_string(), token.to_string())]);
+            ComponentGrants::new("plain", &manifest.component["plain"], &values, &manifest)
+        };
+        let allowed = grants("hooks.example.com").unwrap().outbound;
+        assert!(allowed.allows("https", "hooks.example.com", 443));
+        assert!(!allowed.allows("https", "example.com", 443));
+        let error = format!("{:#}", grants("hunter2/path").unwrap_err());
+        assert!(error.starts_with("key `component.plain.allowed_outbound_hosts`: "), "{error}");
+        assert!(error.contains("it is secret") && !error.contains("hunter2"), "{error}");
+    }
+
+    #[test]
     fn an_instance_cap_and_a_timeout_resolve_through_the_variables() {
         let grants = streams(&[]).unwrap();
         assert_eq!((grants.max_instances, grants.request_timeout), (Some(64), Some(Duration::from_secs(3600))));
