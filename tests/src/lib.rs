@@ -248,10 +248,23 @@ impl TestHost {
         // Tests call tick routes (run-due) themselves, at the times they set; a test of the ticks turns them on.
         options.ticks = false;
         configure(&mut options);
+        allow_notify_origin(&mut options);
         let host = conveyor::start(options).await.expect("the host starts");
         let http = Http::new(host.url());
         TestHost { host, data, http }
     }
+}
+
+/// Where a test gives `notify_url` and not `notify_origin`, sets `notify_origin` to the URL's origin, as an
+/// operator does: the components that notify may reach that origin only (spin.toml).
+fn allow_notify_origin(options: &mut HostOptions) {
+    if options.variables.contains_key("notify_origin") {
+        return;
+    }
+    let Some(url) = options.variables.get("notify_url") else { return };
+    let uri: http::Uri = url.parse().expect("notify_url is a URL");
+    let origin = format!("{}://{}", uri.scheme_str().expect("a scheme"), uri.authority().expect("a host"));
+    options.variables.insert("notify_origin".into(), origin);
 }
 
 /// The environment variable that turns a re-executed test binary into a child host.
