@@ -50,7 +50,7 @@ fn unanswered(conn: &mut Conn, quiet: Duration) -> bool {
 
 #[test]
 fn a_capped_component_queues_its_own_requests_while_the_others_are_answered_at_once() {
-    // The host's 128 instances; `capped` may have 2 alive at once.
+    // The host's default instances; `capped` may have 2 alive at once.
     let host = Host::start(FIXTURE, "capped", |_| {});
     let slow: Vec<Conn> = (0..2).map(|_| stream(host.addr, "/capped", 200)).collect();
 
@@ -206,7 +206,7 @@ fn quantile(samples: &[Duration], q: f64) -> f64 {
 }
 
 /// A measurement, not a check for CI: `cargo test -p conveyor --test slots -- --ignored --nocapture`.
-/// Through a `conveyor up` process with Project-W-like settings (the host's 128 instances, the streaming
+/// Through a `conveyor up` process with Project-W-like settings (the host's default instances, the streaming
 /// component capped at 64, 60 s): 100 clients open a 25 s event stream (an event a second), 64 are served
 /// and 36 wait; meanwhile another component's requests are timed, and the host's memory read.
 #[cfg(target_os = "linux")]
@@ -283,7 +283,7 @@ fn measure_idle_streams_a_host_carries_while_others_answer() {
 
     drop(child);
     let _ = std::fs::remove_dir_all(&data);
-    println!("{CLIENTS} clients on a 25 s stream of `capped` (max_instances {CAP}, the host's 128):");
+    println!("{CLIENTS} clients on a 25 s stream of `capped` (max_instances {CAP}, the host's default):");
     let served_ms = served_in.as_secs_f64() * 1000.0;
     println!("  the first {CAP} streaming after {served_ms:.0} ms; {waiting} waiting ({still_waiting} still, 4 s on)");
     println!("  /fixture/echo   before: {}; during: {}", before.0, during.0);

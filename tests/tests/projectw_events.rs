@@ -523,7 +523,7 @@ async fn retention_deletes_only_jobs_finished_longer_ago_than_the_limit() {
 
 /// Opens idle streams in steps and times an ordinary request (`GET /api/about`) beside them. Every stream
 /// holds an instance until it ends; `/api/jobs/events` is a component of its own capped at
-/// `event_stream_instances` (96 of the host's 128), so streams past the cap wait for one to end while the
+/// `event_stream_instances` (96 of the host's slots), so streams past the cap wait for one to end while the
 /// other routes keep the rest. `cargo test -p conveyor-tests --test projectw_events idle_streams -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check"]
