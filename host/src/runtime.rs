@@ -32,6 +32,10 @@ use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
+/// A request body declared this long or shorter is read whole before its request takes an instance slot
+/// (every JSON body of the API is far below it); a longer or chunked one streams to its guest.
+const READ_AHEAD: u64 = 64 << 10;
+
 struct LoadedComponent {
     pre: ProxyPre<State>,
     grants: Arc<ComponentGrants>,
@@ -56,6 +60,9 @@ pub struct Runtime {
     /// One permit per live instance of any component, held until the guest has finished (its response body
     /// included).
     slots: Arc<Semaphore>,
+    /// One permit per request holding a slot while its body is still arriving: half of `slots`, so that slow
+    /// senders cannot hold them all.
+    arriving: Arc<Semaphore>,
     /// Requests that came over HTTP, counted until the flusher adds them to the database (`metrics`).
     requests: Arc<RequestMetrics>,
     pub cache_stats: CacheStats,
@@ -125,8 +132,19 @@ impl Runtime {
 
         start_epoch_ticker(&engine);
         let slots = Arc::new(Semaphore::new(config.limits.max_instances as usize));
+        let arriving = Arc::new(Semaphore::new((config.limits.max_instances as usize / 2).max(1)));
         let requests = Arc::new(RequestMetrics::new(components.iter().map(|c| c.grants.id.clone()).collect()));
-        Ok(Runtime { engine, components, router, services, limits: config.limits, slots, requests, cache_stats })
+        Ok(Runtime {
+            engine,
+            components,
+            router,
+            services,
+            limits: config.limits,
+            slots,
+            arriving,
+            requests,
+            cache_stats,
+        })
     }
 
     /// The guest-visible clock (tests move it forward).
@@ -219,7 +237,26 @@ impl Runtime {
         let (mut parts, body) = request.into_parts();
         set_spin_headers(&mut parts, found, client);
         let overflow = Arc::new(Overflow::default());
-        let request = http::Request::from_parts(parts, LimitedBody::new(body, limit, overflow.clone()));
+        let mut body = LimitedBody::new(body, limit, overflow.clone());
+        // A client that sends its body slowly must not hold an instance meanwhile: a small declared body is
+        // read whole before the request takes a slot, and at most half the host's slots may wait on bodies
+        // still arriving (chunked or large ones, which stream to their guest).
+        if declared.is_some_and(|length| length <= READ_AHEAD) {
+            if tokio::time::timeout_at(deadline, body.read_ahead()).await.is_err() {
+                return error_response(
+                    408,
+                    "request_timeout",
+                    "the request body did not arrive within the request timeout",
+                );
+            }
+        } else if body.still_arriving() {
+            match tokio::time::timeout_at(deadline, self.arriving.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => body.hold_while_arriving(permit),
+                Ok(Err(_)) => return error_response(503, "unavailable", "the host is shutting down"),
+                Err(_) => return busy_response(),
+            }
+        }
+        let request = http::Request::from_parts(parts, body);
         let slot = match Slot::take(component.slots.as_ref(), &self.slots, deadline).await {
             Ok(slot) => slot,
             Err(NoSlot::InTime) => return busy_response(),

@@ -263,6 +263,63 @@ async fn request_bodies_that_never_end_are_cut_at_the_request_timeout_while_othe
     assert!(cut_after < Duration::from_secs(5), "the endless bodies were cut only after {cut_after:?}");
 }
 
+/// Opens a connection and starts a request whose body declares `length` bytes and dribbles them a byte
+/// every 100 ms; returns the connection's read half and the task that writes the body.
+async fn dribbled_body(addr: SocketAddr, path: &str, length: usize) -> (OwnedReadHalf, tokio::task::JoinHandle<()>) {
+    let (reader, mut writer) = TcpStream::connect(addr).await.unwrap().into_split();
+    let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n");
+    writer.write_all(head.as_bytes()).await.unwrap();
+    let task = tokio::spawn(async move {
+        for _ in 0..length {
+            if writer.write_all(b"x").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    (reader, task)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_senders_cannot_hold_every_instance_slot() {
+    // 8 instance slots; 3 s to send a request. 16 small bodies dribbled a byte at a time would each hold a
+    // slot while their guest waited for the rest, and 8 endless chunked ones too: the prober would get none.
+    let app = fixture(|o| {
+        o.limits.max_instances = 8;
+        o.limits.request_timeout = Duration::from_secs(3);
+    })
+    .await;
+    let addr = app.host.addr;
+    let baseline = baseline(addr, PROBE).await;
+    let mut attackers = Vec::new();
+    for _ in 0..16 {
+        attackers.push(("dribbled", 408, dribbled_body(addr, "/fixture/count", 1000).await));
+    }
+    for _ in 0..8 {
+        attackers.push(("endless", 504, endless_body(addr, "/fixture/count").await));
+    }
+    let prober = Prober::start(addr, PROBE);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    prober.finish("16 dribbled bodies and 8 endless ones on 8 slots", &baseline).await;
+    let mut answers = std::collections::BTreeMap::<(&str, u16), usize>::new();
+    for (kind, expected, (mut reader, writer)) in attackers {
+        let (closed, answer) = closed_within(&mut reader, Duration::from_secs(10)).await;
+        assert!(closed, "{kind}: the connection stayed open past the request timeout");
+        let status = status(&answer);
+        // A small body never reaches a guest before it has arrived (408); an endless one either holds one of
+        // the half of the slots that bodies still arriving may hold (504) or waits for one (503, or 504 when
+        // one frees just before its own deadline).
+        assert!(
+            status == expected || (kind == "endless" && status == 503),
+            "{kind}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        *answers.entry((kind, status)).or_default() += 1;
+        writer.abort();
+    }
+    println!("the slow senders' answers: {answers:?}");
+}
+
 /// Opens `count` connections that send nothing.
 async fn idle_connections(addr: SocketAddr, count: usize) -> Vec<TcpStream> {
     let mut idle = Vec::with_capacity(count);
