@@ -18,6 +18,8 @@ use fuzz_support::requests::{Caller, Case, cases};
 use fuzz_support::schema::Document;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 use serde_json::{Value as Json, json};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -209,29 +211,57 @@ fn faults(response: &Response) -> Option<String> {
     SQL_TEXT.iter().find(|marker| text.contains(*marker)).map(|marker| format!("SQL text `{marker}` in: {text}"))
 }
 
-/// Runs generated requests for every operation of `file` (but `skip`) through `surface`.
-/// `more` adds the callers only this surface knows.
+/// Requests sent to one database before the next case gets a fresh one: generated requests revoke
+/// sessions, delete the worker and pause projects, and a long run would otherwise end up refused at the door.
+const RESEED_EVERY: u32 = 250;
+
+/// A seeded database and the callers' credentials in it.
+struct World {
+    platform: Native,
+    callers: Vec<Caller>,
+}
+
+impl World {
+    fn new(label: &str, surface: &Surface, more: fn(&Native, &Surface) -> Vec<Caller>) -> World {
+        let platform = Native::new(label);
+        let mut callers = seed(&platform);
+        callers.extend(more(&platform, surface));
+        World { platform, callers }
+    }
+}
+
+/// Runs generated requests for every operation of `file` (but `skip`) through `surface`; `more` adds the
+/// callers only this surface knows.
 fn fuzz(label: &str, file: &str, surface: Surface, skip: &[&str], more: fn(&Native, &Surface) -> Vec<Caller>) {
-    let platform = Native::new(label);
-    let mut callers = seed(&platform);
-    callers.extend(more(&platform, &surface));
+    let world = RefCell::new(World::new(label, &surface, more));
     let doc = Document::new(document(file), &words());
-    let strategy = cases(&doc, callers, seeds, skip);
+    let strategy = cases(&doc, world.borrow().callers.len(), seeds, skip);
     let (started, budget) = (Instant::now(), budget());
-    let statuses = std::cell::RefCell::new(std::collections::BTreeMap::<u16, u32>::new());
+    let statuses = RefCell::new(BTreeMap::<u16, u32>::new());
+    let sent = Cell::new(0u32);
     let mut runner = TestRunner::new(config());
     let outcome = runner.run(&strategy, |case: Case| {
         if started.elapsed() > budget {
             return Ok(());
         }
-        let response = surface.send(&platform, case.request());
+        sent.set(sent.get() + 1);
+        if sent.get() % RESEED_EVERY == 0 {
+            *world.borrow_mut() = World::new(label, &surface, more);
+        }
+        let world = world.borrow();
+        let response = surface.send(&world.platform, case.request(&world.callers));
         *statuses.borrow_mut().entry(response.status).or_default() += 1;
         match faults(&response) {
-            Some(fault) => Err(TestCaseError::fail(fault)),
+            Some(fault) => Err(TestCaseError::fail(format!("{fault}\n  caller: {}", world.callers[case.caller].label))),
             None => Ok(()),
         }
     });
-    eprintln!("{label}: answers by status {:?} in {:.1?}", statuses.borrow(), started.elapsed());
+    eprintln!(
+        "{label}: {} requests in {:.1?}, answers by status {:?}",
+        sent.get(),
+        started.elapsed(),
+        statuses.borrow()
+    );
     match outcome {
         Ok(()) => {}
         Err(TestError::Fail(reason, case)) => panic!("{label}: {reason}\n  request: {case:?}"),
@@ -277,4 +307,16 @@ fn project_w_surface_never_answers_a_server_error_or_sql_text() {
 #[test]
 fn rhodecode_surface_never_answers_a_server_error_or_sql_text() {
     fuzz("rhodecode", "rhodecode.json", Surface::new(vec![(conveyor_rpc::router(), Response::error)]), &[], none);
+}
+
+#[test]
+fn the_check_refuses_server_errors_and_sql_text_and_allows_only_the_documented_501() {
+    let answer = |status: u16, body: &str| Response::raw(status, "application/json", body);
+    assert!(faults(&answer(500, r#"{"detail":"internal error","code":"internal_error"}"#)).is_some());
+    assert!(faults(&answer(503, "{}")).is_some());
+    assert!(faults(&answer(501, r#"{"error":{"code":-32600}}"#)).is_some(), "501 only for an unknown method");
+    assert!(faults(&answer(422, r#"{"detail":"near \"x\": syntax error"}"#)).is_some());
+    assert!(faults(&answer(400, "UNIQUE constraint failed: users.username")).is_some());
+    assert!(faults(&answer(501, r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"unknown"},"id":1}"#)).is_none());
+    assert!(faults(&answer(404, r#"{"detail":"not found","code":"not_found"}"#)).is_none());
 }

@@ -9,6 +9,7 @@ use conveyor_core::{ApiError, Request, Response, Router};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The administrator token of [`Native`]'s variables.
 pub const ADMIN_TOKEN: &str = "root-secret";
@@ -22,7 +23,9 @@ pub struct Native {
 
 impl Native {
     pub fn new(label: &str) -> Native {
-        let dir = std::env::temp_dir().join(format!("conveyor-fuzz-{label}-{}", std::process::id()));
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("conveyor-fuzz-{label}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a temp dir");
         let variables = HashMap::from([

@@ -20,7 +20,8 @@ pub struct Caller {
 /// One generated request.
 #[derive(Clone)]
 pub struct Case {
-    pub caller: Caller,
+    /// The index of its caller in the test's list (whose credentials change when the data is seeded anew).
+    pub caller: usize,
     pub method: String,
     pub path: String,
     pub query: String,
@@ -34,13 +35,14 @@ impl fmt::Debug for Case {
         if !self.query.is_empty() {
             write!(f, "?{}", self.query)?;
         }
-        write!(f, " as {} {:?} body {:?}", self.caller.label, self.headers, String::from_utf8_lossy(&self.body))
+        write!(f, " as caller {} {:?} body {:?}", self.caller, self.headers, String::from_utf8_lossy(&self.body))
     }
 }
 
 impl Case {
-    pub fn request(&self) -> Request {
-        let mut headers: Vec<(String, String)> = self.caller.headers.clone();
+    /// The request, with the credentials of its caller among `callers`.
+    pub fn request(&self, callers: &[Caller]) -> Request {
+        let mut headers: Vec<(String, String)> = callers[self.caller].headers.clone();
         headers.extend(self.headers.iter().cloned());
         let headers = headers.into_iter().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
         Request {
@@ -58,8 +60,8 @@ impl Case {
 /// The values a path segment named `name` takes: the seeded names and ids for it, and anything else.
 pub type Seeds = fn(&str) -> Vec<String>;
 
-/// Requests to every operation of `doc` but those `skip` names (`METHOD /path`), from every caller.
-pub fn cases(doc: &Arc<Document>, callers: Vec<Caller>, seeds: Seeds, skip: &[&str]) -> BoxedStrategy<Case> {
+/// Requests to every operation of `doc` but those `skip` names (`METHOD /path`), from each of `callers`.
+pub fn cases(doc: &Arc<Document>, callers: usize, seeds: Seeds, skip: &[&str]) -> BoxedStrategy<Case> {
     let mut operations = Vec::new();
     let paths = doc.json["paths"].as_object().expect("the document has paths");
     for (path, item) in paths {
@@ -74,7 +76,7 @@ pub fn cases(doc: &Arc<Document>, callers: Vec<Caller>, seeds: Seeds, skip: &[&s
                 item.get("parameters").and_then(Json::as_array).cloned().unwrap_or_default();
             parameters.extend(operation.get("parameters").and_then(Json::as_array).cloned().unwrap_or_default());
             let parameters = parameters.iter().map(|p| doc.resolve(p).clone()).collect();
-            operations.push(operation_case(doc, &method, path, operation, parameters, callers.clone(), seeds));
+            operations.push(operation_case(doc, &method, path, operation, parameters, callers, seeds));
         }
     }
     assert!(!operations.is_empty(), "no operations to generate requests for");
@@ -87,21 +89,23 @@ fn operation_case(
     path: &str,
     operation: &Json,
     parameters: Vec<Json>,
-    callers: Vec<Caller>,
+    callers: usize,
     seeds: Seeds,
 ) -> BoxedStrategy<Case> {
     let of = |place: &str| -> Vec<Json> { parameters.iter().filter(|p| p["in"] == place).cloned().collect() };
     let method = prop_oneof![20 => Just(method.to_string()), 1 => select(vec!["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]).prop_map(str::to_string)];
     (
-        select(callers),
+        0..callers,
         method,
         path_of(path, seeds),
         query(doc, of("query")),
         headers(doc, of("header")),
         body(doc, operation),
+        proptest::option::weighted(0.1, credential()),
     )
-        .prop_map(|(caller, method, path, query, mut headers, (content_type, body))| {
+        .prop_map(|(caller, method, path, query, mut headers, (content_type, body), credential)| {
             headers.extend(content_type.map(|value| ("content-type".to_string(), value)));
+            headers.extend(credential);
             Case { caller, method, path, query, headers, body }
         })
         .boxed()
@@ -282,4 +286,34 @@ fn encoded(content_type: &str, value: &Json) -> (String, Vec<u8>) {
         }
         _ => (content_type.to_string(), value.to_string().into_bytes()),
     }
+}
+
+/// A credential header of a malformed or unknown kind (it counts where the caller sent none of its own).
+fn credential() -> BoxedStrategy<(String, String)> {
+    let pairs: Vec<(&str, &str)> = vec![
+        ("authorization", "Bearer "),
+        ("authorization", "Bearer a b c"),
+        ("authorization", "Token "),
+        ("authorization", "Token nope"),
+        ("authorization", "Basic YWxpY2U6Y29ycmVjdCBob3JzZQ=="),
+        ("authorization", "Basic !!!"),
+        ("authorization", "Basic Og=="),
+        ("authorization", "Worker 1"),
+        ("authorization", "Worker :"),
+        ("authorization", "Worker 99999999999999999999:x"),
+        ("authorization", "Worker -1:x"),
+        ("authorization", "worker 1:\u{0}"),
+        ("authorization", "Digest x"),
+        ("x-worker-id", "abc"),
+        ("x-worker-id", "99999999999999999999"),
+        ("x-secret", "x"),
+        ("cookie", "session="),
+        ("cookie", "session=x; session=y"),
+        ("cookie", "token=%ZZ"),
+        ("cookie", ";;=;"),
+        ("origin", "https://evil.example"),
+        ("last-event-id", "-1"),
+        ("last-event-id", "99999999999999999999"),
+    ];
+    select(pairs).prop_map(|(name, value)| (name.to_string(), value.to_string())).boxed()
 }
