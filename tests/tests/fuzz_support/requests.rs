@@ -2,7 +2,7 @@
 //! parameters (and some it does not name), its headers, and a body in one of its content types (or in none
 //! it accepts), sent by one of several callers.
 
-use super::schema::{Document, any_json, hostile_text, string, value};
+use super::schema::{Document, Mode, any_json, hostile_text, string, value};
 use conveyor_core::Request;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
@@ -174,7 +174,7 @@ fn query(doc: &Arc<Document>, parameters: Vec<Json>) -> BoxedStrategy<String> {
 fn parameter(doc: &Arc<Document>, parameter: &Json) -> BoxedStrategy<Vec<(String, String)>> {
     let name = parameter["name"].as_str().unwrap_or_default().to_string();
     let schema = parameter.get("schema").cloned().unwrap_or(Json::Null);
-    value(doc, &schema, 0)
+    value(doc, &schema, 0, Mode::Loose)
         .prop_map(move |value| match value {
             Json::Array(items) => items.iter().map(|item| (name.clone(), text_of(item))).collect(),
             other => vec![(name.clone(), text_of(&other))],
@@ -210,7 +210,9 @@ fn body(doc: &Arc<Document>, operation: &Json) -> BoxedStrategy<(Option<String>,
         .map(|(content_type, media)| {
             let schema = media.get("schema").cloned().unwrap_or(Json::Null);
             let content_type = content_type.clone();
-            value(doc, &schema, 0)
+            let shaped =
+                prop_oneof![1 => value(doc, &schema, 0, Mode::Strict), 2 => value(doc, &schema, 0, Mode::Loose)];
+            shaped
                 .prop_map(move |value| {
                     let (declared, bytes) = encoded(&content_type, &value);
                     (Some(declared), bytes)

@@ -62,16 +62,29 @@ fn collect_words(value: &Json, keys: &mut Vec<String>, words: &mut Vec<String>) 
     }
 }
 
-/// A near-valid value of `schema`: valid most of the time, anything at all now and then.
-pub fn value(doc: &Arc<Document>, schema: &Json, depth: u32) -> BoxedStrategy<Json> {
+/// How far a value may stray from its schema.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Valid as the schema says, with plain strings and small numbers: such requests get past validation,
+    /// create data and reach the code behind it.
+    Strict,
+    /// Near-valid: valid most of the time, anything at all now and then.
+    Loose,
+}
+
+/// A value of `schema` in `mode`.
+pub fn value(doc: &Arc<Document>, schema: &Json, depth: u32, mode: Mode) -> BoxedStrategy<Json> {
     if depth > MAX_DEPTH {
         return scalar(doc).boxed();
     }
-    prop_oneof![12 => valid(doc, schema, depth), 1 => scalar(doc), 1 => any_json(doc)].boxed()
+    match mode {
+        Mode::Strict => valid(doc, schema, depth, mode),
+        Mode::Loose => prop_oneof![12 => valid(doc, schema, depth, mode), 1 => scalar(doc), 1 => any_json(doc)].boxed(),
+    }
 }
 
 /// A value shaped like `schema` says (its strings and numbers still hostile where the schema allows).
-fn valid(doc: &Arc<Document>, schema: &Json, depth: u32) -> BoxedStrategy<Json> {
+fn valid(doc: &Arc<Document>, schema: &Json, depth: u32, mode: Mode) -> BoxedStrategy<Json> {
     let schema = doc.resolve(schema).clone();
     if let Some(constant) = schema.get("const") {
         return Just(constant.clone()).boxed();
@@ -85,12 +98,12 @@ fn valid(doc: &Arc<Document>, schema: &Json, depth: u32) -> BoxedStrategy<Json> 
         if let Some(Json::Array(alternatives)) = schema.get(key)
             && !alternatives.is_empty()
         {
-            let each: Vec<BoxedStrategy<Json>> = alternatives.iter().map(|a| valid(doc, a, depth + 1)).collect();
+            let each: Vec<BoxedStrategy<Json>> = alternatives.iter().map(|a| valid(doc, a, depth + 1, mode)).collect();
             return proptest::strategy::Union::new(each).boxed();
         }
     }
     if let Some(Json::Array(parts)) = schema.get("allOf") {
-        return valid(doc, &merged(doc, parts), depth + 1);
+        return valid(doc, &merged(doc, parts), depth + 1, mode);
     }
     match schema.get("type") {
         Some(Json::Array(types)) if !types.is_empty() => {
@@ -99,21 +112,24 @@ fn valid(doc: &Arc<Document>, schema: &Json, depth: u32) -> BoxedStrategy<Json> 
                 .map(|t| {
                     let mut one = schema.clone();
                     one["type"] = t.clone();
-                    valid(doc, &one, depth)
+                    valid(doc, &one, depth, mode)
                 })
                 .collect();
             proptest::strategy::Union::new(each).boxed()
         }
         Some(Json::String(kind)) => match kind.as_str() {
+            "string" if mode == Mode::Strict => plain(doc).prop_map(Json::String).boxed(),
             "string" => string(doc, schema.get("format").and_then(Json::as_str)).prop_map(Json::String).boxed(),
+            "integer" if mode == Mode::Strict => (0i64..10).prop_map(Json::from).boxed(),
             "integer" => integer(&schema).prop_map(Json::from).boxed(),
+            "number" if mode == Mode::Strict => (0i64..10).prop_map(Json::from).boxed(),
             "number" => number().boxed(),
             "boolean" => any::<bool>().prop_map(Json::Bool).boxed(),
             "null" => Just(Json::Null).boxed(),
-            "array" => array(doc, &schema, depth),
-            _ => object(doc, &schema, depth),
+            "array" => array(doc, &schema, depth, mode),
+            _ => object(doc, &schema, depth, mode),
         },
-        _ if schema.get("properties").is_some() => object(doc, &schema, depth),
+        _ if schema.get("properties").is_some() => object(doc, &schema, depth, mode),
         _ => any_json(doc).boxed(),
     }
 }
@@ -133,19 +149,22 @@ fn merged(doc: &Document, parts: &[Json]) -> Json {
     json!({"type": "object", "properties": properties, "required": required})
 }
 
-fn array(doc: &Arc<Document>, schema: &Json, depth: u32) -> BoxedStrategy<Json> {
+fn array(doc: &Arc<Document>, schema: &Json, depth: u32, mode: Mode) -> BoxedStrategy<Json> {
     let items = schema.get("items").cloned().unwrap_or(json!({}));
+    if mode == Mode::Strict {
+        return proptest::collection::vec(value(doc, &items, depth + 1, mode), 1..3).prop_map(Json::Array).boxed();
+    }
     prop_oneof![
-        8 => proptest::collection::vec(value(doc, &items, depth + 1), 0..4),
-        1 => proptest::collection::vec(value(doc, &items, depth + 1), 4..40),
+        8 => proptest::collection::vec(value(doc, &items, depth + 1, mode), 0..4),
+        1 => proptest::collection::vec(value(doc, &items, depth + 1, mode), 4..40),
     ]
     .prop_map(Json::Array)
     .boxed()
 }
 
-/// An object of the schema's members: a required one is nearly always there, an optional one half the time,
-/// and now and then a member the schema does not name.
-fn object(doc: &Arc<Document>, schema: &Json, depth: u32) -> BoxedStrategy<Json> {
+/// An object of the schema's members: a required one is nearly always there (always when strict), an
+/// optional one half the time, and now and then a member the schema does not name (never when strict).
+fn object(doc: &Arc<Document>, schema: &Json, depth: u32, mode: Mode) -> BoxedStrategy<Json> {
     let required: Vec<&str> =
         schema.get("required").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str).collect();
     let members: Vec<BoxedStrategy<Option<(String, Json)>>> = schema
@@ -154,17 +173,20 @@ fn object(doc: &Arc<Document>, schema: &Json, depth: u32) -> BoxedStrategy<Json>
         .into_iter()
         .flatten()
         .map(|(name, member)| {
-            let present = if required.contains(&name.as_str()) { 0.95 } else { 0.5 };
+            let present = match (required.contains(&name.as_str()), mode) {
+                (true, Mode::Strict) => 1.0,
+                (true, Mode::Loose) => 0.95,
+                (false, _) => 0.5,
+            };
             let name = name.clone();
-            proptest::option::weighted(present, value(doc, member, depth + 1).prop_map(move |v| (name.clone(), v)))
-                .boxed()
+            maybe(present, value(doc, member, depth + 1, mode).prop_map(move |v| (name.clone(), v)))
         })
         .collect();
     let extra = match schema.get("additionalProperties") {
-        Some(Json::Object(more)) => value(doc, &Json::Object(more.clone()), depth + 1),
+        Some(Json::Object(more)) => value(doc, &Json::Object(more.clone()), depth + 1, mode),
         _ => any_json(doc).boxed(),
     };
-    let unknown = proptest::option::weighted(0.1, (select(doc.keys.clone()), extra));
+    let unknown = maybe(if mode == Mode::Strict { 0.0 } else { 0.1 }, (select(doc.keys.clone()), extra));
     (members, unknown)
         .prop_map(|(members, unknown)| {
             let mut map: Map<String, Json> = members.into_iter().flatten().collect();
@@ -174,6 +196,25 @@ fn object(doc: &Arc<Document>, schema: &Json, depth: u32) -> BoxedStrategy<Json>
             Json::Object(map)
         })
         .boxed()
+}
+
+/// `Some` value with probability `p` (0 and 1 included, which proptest's `weighted` refuses).
+fn maybe<T: std::fmt::Debug + Clone + 'static>(
+    p: f64,
+    strategy: impl Strategy<Value = T> + 'static,
+) -> BoxedStrategy<Option<T>> {
+    if p >= 1.0 {
+        strategy.prop_map(Some).boxed()
+    } else if p <= 0.0 {
+        Just(None).boxed()
+    } else {
+        proptest::option::weighted(p, strategy).boxed()
+    }
+}
+
+/// A plain string: a word of the document (often an enumerated value) or a short lower-case name.
+fn plain(doc: &Arc<Document>) -> BoxedStrategy<String> {
+    prop_oneof![select(doc.words.clone()), "[a-z]{1,10}"].boxed()
 }
 
 /// Strings: the document's own words and the seeded names most of the time, else hostile text.
