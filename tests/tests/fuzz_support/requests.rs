@@ -210,9 +210,7 @@ fn body(doc: &Arc<Document>, operation: &Json) -> BoxedStrategy<(Option<String>,
         .map(|(content_type, media)| {
             let schema = media.get("schema").cloned().unwrap_or(Json::Null);
             let content_type = content_type.clone();
-            let shaped =
-                prop_oneof![1 => value(doc, &schema, 0, Mode::Strict), 2 => value(doc, &schema, 0, Mode::Loose)];
-            shaped
+            prop_oneof![value(doc, &schema, 0, Mode::Strict), value(doc, &schema, 0, Mode::Loose)]
                 .prop_map(move |value| {
                     let (declared, bytes) = encoded(&content_type, &value);
                     (Some(declared), bytes)
