@@ -300,8 +300,7 @@ fn seed_scheduler_surface_never_answers_a_server_error_or_sql_text() {
 
 #[test]
 fn project_w_surface_never_answers_a_server_error_or_sql_text() {
-    let surface = Surface::new(vec![(conveyor_projectw::router(), conveyor_core::compat::projectw::wire::error)]);
-    fuzz("projectw", "project-w.json", surface, &[], runner);
+    fuzz("projectw", "project-w.json", project_w(), &[], runner);
 }
 
 #[test]
@@ -319,4 +318,40 @@ fn the_check_refuses_server_errors_and_sql_text_and_allows_only_the_documented_5
     assert!(faults(&answer(400, "UNIQUE constraint failed: users.username")).is_some());
     assert!(faults(&answer(501, r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"unknown"},"id":1}"#)).is_none());
     assert!(faults(&answer(404, r#"{"detail":"not found","code":"not_found"}"#)).is_none());
+}
+
+// ----- regressions: each case found, written out -----
+
+/// One request from the caller named `label` among a freshly seeded world's, through `surface`.
+fn regression(surface: &Surface, label: &str, method: &str, target: &str, body: &str) -> Response {
+    let world = World::new("regression", surface, runner);
+    let caller = world.callers.iter().find(|caller| caller.label == label).expect("a seeded caller");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut headers = caller.headers.clone();
+    headers.push(("content-type".into(), "application/json".into()));
+    let request = Request {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        headers,
+        body: body.as_bytes().to_vec(),
+        base_url: "http://conveyor.test".into(),
+        ..Request::default()
+    };
+    surface.send(&world.platform, request)
+}
+
+fn project_w() -> Surface {
+    Surface::new(vec![(conveyor_projectw::router(), conveyor_core::compat::projectw::wire::error)])
+}
+
+/// `end_index` at `i64::MAX` with `start_index=0` overflowed the window's length (`end - start + 1`): a panic,
+/// in wasm a trap and a 500.
+#[test]
+fn regression_a_job_window_to_the_largest_index_is_no_overflow() {
+    let target = "/api/jobs/get?start_index=0&end_index=9223372036854775807&sort_key=creation_time\
+                  &descending=false&exclude_finished=false&exclude_downloaded=false";
+    let response = regression(&project_w(), "alice", "GET", target, "");
+    assert_eq!(response.status, 200, "{}", String::from_utf8_lossy(&response.body));
+    assert_eq!(String::from_utf8_lossy(&response.body), "[]");
 }

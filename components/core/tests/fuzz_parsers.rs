@@ -40,11 +40,50 @@ fn config() -> Config {
 fn text() -> BoxedStrategy<String> {
     prop_oneof![
         select(vec![
-            "", " ", "0", "-1", "1.5", "1e309", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
-            "NaN", "null", "true", "'", "\"", "' OR '1'='1", "%", "_", "\\", "a\u{0}b", "🦀", ",", "a,b,,", "-",
-            "--", "__", "id__in", "* * * * *", "@daily", "@reboot", "0 0 31 2 *", "0 0 29 2 1", "1 day", "0 days",
-            "-1 days", "99999999999999999999 days", "Europe/Paris", "America/New_York", "Pacific/Apia", "Mars/Base",
-            "http://127.0.0.1/", "http://[::1]:8080/x", "https://example.org/hook", "http://[", "http://a@b/",
+            "",
+            " ",
+            "0",
+            "-1",
+            "1.5",
+            "1e309",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "NaN",
+            "null",
+            "true",
+            "'",
+            "\"",
+            "' OR '1'='1",
+            "%",
+            "_",
+            "\\",
+            "a\u{0}b",
+            "🦀",
+            ",",
+            "a,b,,",
+            "-",
+            "--",
+            "__",
+            "id__in",
+            "* * * * *",
+            "@daily",
+            "@reboot",
+            "0 0 31 2 *",
+            "0 0 29 2 1",
+            "1 day",
+            "0 days",
+            "-1 days",
+            "99999999999999999999 days",
+            "Europe/Paris",
+            "America/New_York",
+            "Pacific/Apia",
+            "Mars/Base",
+            "http://127.0.0.1/",
+            "http://[::1]:8080/x",
+            "https://example.org/hook",
+            "http://[",
+            "http://a@b/",
         ])
         .prop_map(str::to_string),
         "[ -~]{0,30}",
@@ -55,13 +94,70 @@ fn text() -> BoxedStrategy<String> {
 
 /// Member names the bodies of the compat surfaces and schedules use.
 const KEYS: &[&str] = &[
-    "accepted_tos", "alias", "assign", "assign_rate", "asr_settings", "auth_token", "chain", "clone_url",
-    "cron_definition", "diarization", "email", "enabled", "endpoint", "frequency", "git_repo", "hash64", "hidden",
-    "id", "interval_definition", "language", "level", "manager", "max_assign_time", "max_retries", "message",
-    "method", "model", "motd", "name", "new_email", "new_password", "old_password", "password", "paused", "payload",
-    "priority", "project", "public", "recipe", "requests", "result", "role", "scope", "secret", "since", "status",
-    "submit", "submit_rate", "task", "timestamp", "timezone", "token", "username", "verification", "version",
-    "webhook_secret", "worker", "jsonrpc", "params", "args", "repoid", "userid", "usersgroupid", "perm",
+    "accepted_tos",
+    "alias",
+    "assign",
+    "assign_rate",
+    "asr_settings",
+    "auth_token",
+    "chain",
+    "clone_url",
+    "cron_definition",
+    "diarization",
+    "email",
+    "enabled",
+    "endpoint",
+    "frequency",
+    "git_repo",
+    "hash64",
+    "hidden",
+    "id",
+    "interval_definition",
+    "language",
+    "level",
+    "manager",
+    "max_assign_time",
+    "max_retries",
+    "message",
+    "method",
+    "model",
+    "motd",
+    "name",
+    "new_email",
+    "new_password",
+    "old_password",
+    "password",
+    "paused",
+    "payload",
+    "priority",
+    "project",
+    "public",
+    "recipe",
+    "requests",
+    "result",
+    "role",
+    "scope",
+    "secret",
+    "since",
+    "status",
+    "submit",
+    "submit_rate",
+    "task",
+    "timestamp",
+    "timezone",
+    "token",
+    "username",
+    "verification",
+    "version",
+    "webhook_secret",
+    "worker",
+    "jsonrpc",
+    "params",
+    "args",
+    "repoid",
+    "userid",
+    "usersgroupid",
+    "perm",
 ];
 
 /// Any JSON value whose objects use [`KEYS`]; numbers of every size and sign.
@@ -74,10 +170,7 @@ fn json() -> BoxedStrategy<Json> {
         text().prop_map(Json::String),
     ];
     leaf.prop_recursive(3, 32, 6, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..5).prop_map(Json::Array),
-            object(inner),
-        ]
+        prop_oneof![proptest::collection::vec(inner.clone(), 0..5).prop_map(Json::Array), object(inner),]
     })
     .boxed()
 }
@@ -117,15 +210,28 @@ const RESOURCES: &[Resource] = &[
 /// and strangers; values of every kind.
 fn pairs(resource: &'static Resource) -> BoxedStrategy<Vec<(String, String)>> {
     let names: Vec<&'static str> = resource.fields.iter().map(|field| field.name).collect();
-    let operators = vec!["", "__eq", "__ne", "__lt", "__le", "__gt", "__ge", "__contains", "__in", "__notin", "__", "__x"];
+    let operators =
+        vec!["", "__eq", "__ne", "__lt", "__le", "__gt", "__ge", "__contains", "__in", "__notin", "__", "__x"];
     let filter = (select(names.clone()), select(operators)).prop_map(|(name, op)| format!("{name}{op}"));
     let fixed = select(vec!["field", "order", "offset", "limit", "", "__in", "x__eq"]).prop_map(str::to_string);
     let key = prop_oneof![4 => filter, 2 => fixed, 1 => text()];
-    let ordered = (any::<bool>(), select(names)).prop_map(|(down, name)| format!("{}{name}", if down { "-" } else { "" }));
+    let ordered =
+        (any::<bool>(), select(names)).prop_map(|(down, name)| format!("{}{name}", if down { "-" } else { "" }));
     let number = prop_oneof![-2i64..60, any::<i64>()].prop_map(|n| n.to_string());
     let list = proptest::collection::vec(prop_oneof![number.clone(), text()], 0..5).prop_map(|items| items.join(","));
-    let value = prop_oneof![number, ordered, list, select(vec!["on", "off", "true", "no", "1", "0"]).prop_map(str::to_string), text()];
+    let value = prop_oneof![
+        number,
+        ordered,
+        list,
+        select(vec!["on", "off", "true", "no", "1", "0"]).prop_map(str::to_string),
+        text()
+    ];
     proptest::collection::vec((key, value), 0..8).boxed()
+}
+
+thread_local! {
+    /// The real schema, migrated once per test thread.
+    static DB: NativeDb = NativeDb::memory().expect("an in-memory database");
 }
 
 fn resource_and_pairs() -> BoxedStrategy<(&'static Resource, Vec<(String, String)>)> {
@@ -146,8 +252,7 @@ proptest! {
     fn an_accepted_query_runs_and_a_refused_one_is_a_400((resource, pairs) in resource_and_pairs()) {
         match query::parse(resource, &pairs, &[]) {
             Ok(parsed) => {
-                let db = NativeDb::memory().expect("an in-memory database");
-                let page = query::run(&db, resource, &Scope::default(), &parsed);
+                let page = DB.with(|db| query::run(db, resource, &Scope::default(), &parsed));
                 prop_assert!(page.is_ok(), "{pairs:?} on {}: {page:?}", resource.from);
                 let request = Request { path: "/x".into(), query: "a=1&offset=3".into(), ..Request::default() };
                 query::page_json(&page.unwrap(), &parsed, &request);
@@ -367,8 +472,11 @@ fn moment() -> BoxedStrategy<i64> {
 
 fn cron() -> BoxedStrategy<String> {
     let field = prop_oneof![
-        select(vec!["*", "*/5", "0", "1-5", "L", "5L", "1#2", "MON-FRI", "JAN", "?", "W", "15W", "59", "60", "1,2,3", "*/0", "0-0"])
-            .prop_map(str::to_string),
+        select(vec![
+            "*", "*/5", "0", "1-5", "L", "5L", "1#2", "MON-FRI", "JAN", "?", "W", "15W", "59", "60", "1,2,3", "*/0",
+            "0-0"
+        ])
+        .prop_map(str::to_string),
         (0u32..70).prop_map(|n| n.to_string()),
     ];
     prop_oneof![
