@@ -7,7 +7,8 @@
 //!
 //! Bounded for CI: `PROPTEST_CASES` cases per document (default [`DEFAULT_CASES`]) and at most
 //! `CONVEYOR_FUZZ_SECONDS` seconds each (default [`DEFAULT_SECONDS`]), from a fixed seed unless
-//! `PROPTEST_RNG_SEED` names another. A failure prints the shrunk request; each one fixed is kept below as a
+//! `PROPTEST_RNG_SEED` names another; `CONVEYOR_FUZZ_VERBOSE=1` prints every request with its answer's status.
+//! A failure prints the shrunk request; each one fixed is kept below as a
 //! named regression test.
 
 mod fuzz_support;
@@ -24,7 +25,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Cases per document when `PROPTEST_CASES` is unset.
-const DEFAULT_CASES: u32 = 300;
+const DEFAULT_CASES: u32 = 1000;
 /// Wall-clock budget per document when `CONVEYOR_FUZZ_SECONDS` is unset; cases past it are not run.
 const DEFAULT_SECONDS: u64 = 60;
 /// The seed when `PROPTEST_RNG_SEED` is unset: CI runs the same cases every time.
@@ -239,18 +240,22 @@ fn fuzz(label: &str, file: &str, surface: Surface, skip: &[&str], more: fn(&Nati
     let (started, budget) = (Instant::now(), budget());
     let statuses = RefCell::new(BTreeMap::<u16, u32>::new());
     let sent = Cell::new(0u32);
+    let verbose = std::env::var_os("CONVEYOR_FUZZ_VERBOSE").is_some();
     let mut runner = TestRunner::new(config());
     let outcome = runner.run(&strategy, |case: Case| {
         if started.elapsed() > budget {
             return Ok(());
         }
         sent.set(sent.get() + 1);
-        if sent.get() % RESEED_EVERY == 0 {
+        if sent.get().is_multiple_of(RESEED_EVERY) {
             *world.borrow_mut() = World::new(label, &surface, more);
         }
         let world = world.borrow();
         let response = surface.send(&world.platform, case.request(&world.callers));
         *statuses.borrow_mut().entry(response.status).or_default() += 1;
+        if verbose {
+            eprintln!("{} ← {case:?}", response.status);
+        }
         match faults(&response) {
             Some(fault) => Err(TestCaseError::fail(format!("{fault}\n  caller: {}", world.callers[case.caller].label))),
             None => Ok(()),

@@ -20,7 +20,7 @@ use proptest::test_runner::{Config, RngSeed};
 use serde_json::{Map, Value as Json};
 
 /// Cases per property when `PROPTEST_CASES` is unset.
-const DEFAULT_CASES: u32 = 512;
+const DEFAULT_CASES: u32 = 1000;
 /// The seed when `PROPTEST_RNG_SEED` is unset: CI runs the same cases every time.
 const SEED: u64 = 20_261_202;
 
@@ -365,8 +365,13 @@ proptest! {
 
 // ----- multipart -----
 
+/// A form part: its name, file name and data.
+type Part = (String, Option<String>, Vec<u8>);
+/// Damage to a body: at a position, flip, drop or insert a byte.
+type Damage = (usize, u8, u8);
+
 /// A form's parts: names, file names and data (data may hold CRLFs and dashes, never the delimiter).
-fn parts() -> BoxedStrategy<Vec<(String, Option<String>, Vec<u8>)>> {
+fn parts() -> BoxedStrategy<Vec<Part>> {
     let data = proptest::collection::vec(prop_oneof![any::<u8>(), select(vec![b'\r', b'\n', b'-'])], 0..200);
     let part = ("[a-z_]{1,12}", proptest::option::of("[a-z0-9_.]{1,12}"), data);
     proptest::collection::vec(part, 0..4).boxed()
@@ -374,7 +379,7 @@ fn parts() -> BoxedStrategy<Vec<(String, Option<String>, Vec<u8>)>> {
 
 const BOUNDARY: &str = "fuzz-b0undary";
 
-fn form(parts: &[(String, Option<String>, Vec<u8>)]) -> Vec<u8> {
+fn form(parts: &[Part]) -> Vec<u8> {
     let mut body = Vec::new();
     for (name, filename, data) in parts {
         body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
@@ -413,7 +418,7 @@ fn read(body: &[u8], cuts: &[usize]) -> Result<Vec<multipart::Event>, multipart:
 }
 
 /// Damages a body: flips, drops or inserts bytes at a few places.
-fn damaged() -> BoxedStrategy<(Vec<(String, Option<String>, Vec<u8>)>, Vec<(usize, u8, u8)>)> {
+fn damaged() -> BoxedStrategy<(Vec<Part>, Vec<Damage>)> {
     (parts(), proptest::collection::vec((any::<usize>(), 0u8..3, any::<u8>()), 0..4)).boxed()
 }
 
@@ -424,7 +429,7 @@ proptest! {
     #[test]
     fn a_multipart_form_reads_back_its_parts(parts in parts()) {
         let read = multipart::parse(&form(&parts), BOUNDARY).expect("a well-formed form");
-        let read: Vec<(String, Option<String>, Vec<u8>)> =
+        let read: Vec<Part> =
             read.into_iter().map(|(head, data)| (head.name, head.filename, data)).collect();
         prop_assert_eq!(read, parts);
     }

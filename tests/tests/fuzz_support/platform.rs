@@ -77,13 +77,16 @@ impl Platform for Native {
     }
 }
 
+/// A surface's error envelope (`Response::error`, or a compat surface's own).
+pub type OnError = fn(&ApiError) -> Response;
+
 /// The route tables one OpenAPI document describes, each with the error envelope of its surface.
 pub struct Surface {
-    tables: Vec<(Router, fn(&ApiError) -> Response)>,
+    tables: Vec<(Router, OnError)>,
 }
 
 impl Surface {
-    pub fn new(tables: Vec<(Router, fn(&ApiError) -> Response)>) -> Surface {
+    pub fn new(tables: Vec<(Router, OnError)>) -> Surface {
         Surface { tables }
     }
 

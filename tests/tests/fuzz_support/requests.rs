@@ -148,23 +148,25 @@ fn form(pairs: &[(String, String)]) -> String {
     pairs.iter().map(|(key, value)| format!("{}={}", encode(key), encode(value))).collect::<Vec<_>>().join("&")
 }
 
+/// Query parameters: `(name, value)` in order.
+type Pairs = Vec<(String, String)>;
+
 /// The operation's required query parameters (each left out now and then) and a few of its optional ones,
 /// with near-valid values, and now and then one it does not name (any member name with any operator).
 fn query(doc: &Arc<Document>, parameters: Vec<Json>) -> BoxedStrategy<String> {
     let (required, optional): (Vec<Json>, Vec<Json>) = parameters.into_iter().partition(|p| p["required"] == true);
-    let required: Vec<BoxedStrategy<Option<Vec<(String, String)>>>> =
+    let required: Vec<BoxedStrategy<Option<Pairs>>> =
         required.iter().map(|p| proptest::option::weighted(0.95, parameter(doc, p)).boxed()).collect();
-    let optional: Vec<BoxedStrategy<Vec<(String, String)>>> = optional.iter().map(|p| parameter(doc, p)).collect();
+    let optional: Vec<BoxedStrategy<Pairs>> = optional.iter().map(|p| parameter(doc, p)).collect();
     let count = optional.len();
     let operators = vec!["", "__eq", "__ne", "__lt", "__le", "__gt", "__ge", "__contains", "__in", "__notin", "__x"];
     let stranger = (select(doc.keys.clone()), select(operators), hostile_text())
         .prop_map(|(key, operator, value)| vec![(format!("{key}{operator}"), value)]);
     let chosen = subsequence((0..count).collect::<Vec<_>>(), 0..=count.min(4));
-    let optional = Arc::new(optional);
+    let optional = std::rc::Rc::new(optional);
     (required, chosen, proptest::option::weighted(0.3, stranger))
         .prop_flat_map(move |(required, chosen, stranger)| {
-            let picked: Vec<BoxedStrategy<Vec<(String, String)>>> =
-                chosen.iter().map(|&i| optional[i].clone()).collect();
+            let picked: Vec<BoxedStrategy<Pairs>> = chosen.iter().map(|&i| optional[i].clone()).collect();
             picked.prop_map(move |picked| {
                 let mut pairs: Vec<(String, String)> = required.iter().flatten().flatten().cloned().collect();
                 pairs.extend(picked.into_iter().flatten());
