@@ -17,7 +17,7 @@ use conveyor_core::{Request, Response};
 use fuzz_support::platform::{ADMIN_TOKEN, Native, Surface};
 use fuzz_support::requests::{Caller, Case, cases};
 use fuzz_support::schema::Document;
-use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
+use proptest::test_runner::{TestCaseError, TestError, TestRunner};
 use serde_json::{Value as Json, json};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -28,9 +28,6 @@ use std::time::{Duration, Instant};
 const DEFAULT_CASES: u32 = 1000;
 /// Wall-clock budget per document when `CONVEYOR_FUZZ_SECONDS` is unset; cases past it are not run.
 const DEFAULT_SECONDS: u64 = 60;
-/// The seed when `PROPTEST_RNG_SEED` is unset: CI runs the same cases every time.
-const SEED: u64 = 20_261_202;
-
 /// Text of SQLite's errors (and of SQL itself) that must never reach a client.
 const SQL_TEXT: &[&str] = &[
     "SQLITE",
@@ -47,17 +44,6 @@ const SQL_TEXT: &[&str] = &[
     "INSERT INTO",
     "DELETE FROM",
 ];
-
-fn config() -> Config {
-    let env = Config::default();
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_CASES);
-    let rng_seed = match env.rng_seed {
-        RngSeed::Random => RngSeed::Fixed(SEED),
-        fixed => fixed,
-    };
-    // Shrinking re-sends requests: bounded too, so a failure is reported within the budget.
-    Config { cases, rng_seed, failure_persistence: None, max_shrink_time: 60_000, ..env }
-}
 
 fn budget() -> Duration {
     let seconds = std::env::var("CONVEYOR_FUZZ_SECONDS").ok().and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_SECONDS);
@@ -241,7 +227,7 @@ fn fuzz(label: &str, file: &str, surface: Surface, skip: &[&str], more: fn(&Nati
     let statuses = RefCell::new(BTreeMap::<u16, u32>::new());
     let sent = Cell::new(0u32);
     let verbose = std::env::var_os("CONVEYOR_FUZZ_VERBOSE").is_some();
-    let mut runner = TestRunner::new(config());
+    let mut runner = TestRunner::new(fuzz_support::config(DEFAULT_CASES));
     let outcome = runner.run(&strategy, |case: Case| {
         if started.elapsed() > budget {
             return Ok(());

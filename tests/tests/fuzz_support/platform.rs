@@ -1,76 +1,44 @@
-//! The components' route tables served natively: a [`Platform`] over a SQLite file, an in-memory key-value
-//! store, fixed variables and an outbound HTTP that accepts every delivery; and the surfaces (route tables
-//! with their error envelopes) that one OpenAPI document describes.
+//! The components' route tables served natively: core's [`TestPlatform`] (a SQLite file, an in-memory
+//! key-value store) with the variables the surfaces read and an outbound HTTP that accepts every delivery;
+//! and the surfaces (route tables with their error envelopes) that one OpenAPI document describes.
 
-use conveyor_core::connection::NativeDb;
 use conveyor_core::db::{Db, DbError};
-use conveyor_core::platform::{Kv, MemoryKv, Platform};
+use conveyor_core::platform::{Kv, Platform};
+use conveyor_core::testing::TestPlatform;
 use conveyor_core::{ApiError, Request, Response, Router};
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The administrator token of [`Native`]'s variables.
+/// The administrator token of [`TestPlatform`]'s variables.
 pub const ADMIN_TOKEN: &str = "root-secret";
 
 /// One test's platform: its own database file under the temp dir, removed on drop.
-pub struct Native {
-    path: PathBuf,
-    kv: Arc<MemoryKv>,
-    variables: HashMap<&'static str, &'static str>,
-}
+pub struct Native(TestPlatform);
 
 impl Native {
     pub fn new(label: &str) -> Native {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("conveyor-fuzz-{label}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a temp dir");
-        let variables = HashMap::from([
-            ("admin_token", ADMIN_TOKEN),
+        let mut platform = TestPlatform::new(label);
+        for (name, value) in [
             ("allow_signup", "true"),
             ("open_worker_registration", "true"),
             // Project-W's event stream ends after a second, so a generated request to it cannot hang a case.
             ("event_stream_seconds", "1"),
             ("notify_url", "http://notify.example/hook"),
-        ]);
-        Native { path: dir.join("db.sqlite"), kv: Arc::default(), variables }
-    }
-}
-
-impl Drop for Native {
-    fn drop(&mut self) {
-        if let Some(dir) = self.path.parent() {
-            let _ = std::fs::remove_dir_all(dir);
+        ] {
+            platform.variables.insert(name.into(), value.into());
         }
-    }
-}
-
-struct SharedKv(Arc<MemoryKv>);
-
-impl Kv for SharedKv {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ApiError> {
-        self.0.get(key)
-    }
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), ApiError> {
-        self.0.set(key, value)
-    }
-    fn delete(&self, key: &str) -> Result<(), ApiError> {
-        self.0.delete(key)
+        assert_eq!(platform.variable("admin_token").as_deref(), Some(ADMIN_TOKEN));
+        Native(platform)
     }
 }
 
 impl Platform for Native {
     fn open_db(&self) -> Result<Box<dyn Db>, DbError> {
-        Ok(Box::new(NativeDb::open(&self.path)?))
+        self.0.open_db()
     }
     fn open_kv(&self) -> Result<Box<dyn Kv>, ApiError> {
-        Ok(Box::new(SharedKv(self.kv.clone())))
+        self.0.open_kv()
     }
     fn variable(&self, name: &str) -> Option<String> {
-        self.variables.get(name).map(|value| value.to_string())
+        self.0.variable(name)
     }
     fn post_json(&self, _url: &str, _body: &serde_json::Value) -> Result<u16, ApiError> {
         Ok(200)

@@ -2,6 +2,7 @@
 //! parameters (and some it does not name), its headers, and a body in one of its content types (or in none
 //! it accepts), sent by one of several callers.
 
+use super::encode;
 use super::schema::{Document, Mode, any_json, hostile_text, string, value};
 use conveyor_core::Request;
 use proptest::prelude::*;
@@ -131,16 +132,6 @@ fn path_of(template: &str, seeds: Seeds) -> BoxedStrategy<String> {
         })
         .collect();
     segments.prop_map(|segments| format!("/{}", segments.join("/"))).boxed()
-}
-
-/// Percent-encodes all but RFC 3986's unreserved characters.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `key=value&…`, each side percent-encoded.

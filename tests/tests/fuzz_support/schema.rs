@@ -237,7 +237,8 @@ pub fn string(doc: &Arc<Document>, format: Option<&str>) -> BoxedStrategy<String
 }
 
 /// Text that has broken parsers before: empty, blank, huge, control characters, quotes, SQL and format
-/// syntax, numbers out of range, unicode.
+/// syntax, numbers out of range, cron patterns, intervals, time zones and URLs at their edges, unicode; and
+/// any text.
 pub fn hostile_text() -> BoxedStrategy<String> {
     prop_oneof![
         select(vec![
@@ -257,6 +258,19 @@ pub fn hostile_text() -> BoxedStrategy<String> {
             "\"",
             "' OR '1'='1",
             "\"; DROP TABLE users; --",
+            "-9223372036854775808",
+            "--",
+            "__",
+            "@reboot",
+            "0 0 29 2 1",
+            "-1 days",
+            "America/New_York",
+            "Pacific/Apia",
+            "http://127.0.0.1/",
+            "http://[::1]:8080/x",
+            "https://example.org/hook",
+            "http://[",
+            "http://a@b/",
             "%",
             "%25",
             "_",

@@ -1,4 +1,4 @@
-//! Property tests of every parser of client input in core (issue 17; `docs/fuzzing.md`): the collection query
+//! Property tests of every parser of client input in `conveyor-core` (issue 17; `docs/fuzzing.md`): the collection query
 //! language, JSON-RPC envelopes, the wire-compatible surfaces' bodies and forms (task_tracker, Seed Scheduler,
 //! Project-W's JSON, OAuth2 form and multipart reader, RhodeCode's arguments), and the schedules' cron,
 //! interval, time zone and endpoint rules. None may panic, whatever it is given; where a parser has a
@@ -8,88 +8,31 @@
 //! Bounded for CI by `PROPTEST_CASES` (default [`DEFAULT_CASES`] per property), from a fixed seed unless
 //! `PROPTEST_RNG_SEED` names another.
 
+mod fuzz_support;
+
 use conveyor_core::compat::projectw::{accounts, bodies, multipart, settings::JobSettings, wire};
 use conveyor_core::compat::{rhodecode, seed, tracker};
 use conveyor_core::connection::NativeDb;
 use conveyor_core::domain::schedule::{self, ScheduleInput};
 use conveyor_core::query::{self, Resource, Scope};
 use conveyor_core::{Request, control, store};
+use fuzz_support::encode;
+use fuzz_support::schema::hostile_text;
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::{Config, RngSeed};
 use serde_json::{Map, Value as Json};
 
 /// Cases per property when `PROPTEST_CASES` is unset.
 const DEFAULT_CASES: u32 = 1000;
-/// The seed when `PROPTEST_RNG_SEED` is unset: CI runs the same cases every time.
-const SEED: u64 = 20_261_202;
-
-fn config() -> Config {
-    let env = Config::default();
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(DEFAULT_CASES);
-    let rng_seed = match env.rng_seed {
-        RngSeed::Random => RngSeed::Fixed(SEED),
-        fixed => fixed,
-    };
-    Config { cases, rng_seed, failure_persistence: None, ..env }
+fn config() -> proptest::test_runner::Config {
+    fuzz_support::config(DEFAULT_CASES)
 }
 
 // ----- inputs -----
 
 /// Text that has broken parsers before, and any text at all.
 fn text() -> BoxedStrategy<String> {
-    prop_oneof![
-        select(vec![
-            "",
-            " ",
-            "0",
-            "-1",
-            "1.5",
-            "1e309",
-            "9223372036854775807",
-            "9223372036854775808",
-            "-9223372036854775808",
-            "NaN",
-            "null",
-            "true",
-            "'",
-            "\"",
-            "' OR '1'='1",
-            "%",
-            "_",
-            "\\",
-            "a\u{0}b",
-            "🦀",
-            ",",
-            "a,b,,",
-            "-",
-            "--",
-            "__",
-            "id__in",
-            "* * * * *",
-            "@daily",
-            "@reboot",
-            "0 0 31 2 *",
-            "0 0 29 2 1",
-            "1 day",
-            "0 days",
-            "-1 days",
-            "99999999999999999999 days",
-            "Europe/Paris",
-            "America/New_York",
-            "Pacific/Apia",
-            "Mars/Base",
-            "http://127.0.0.1/",
-            "http://[::1]:8080/x",
-            "https://example.org/hook",
-            "http://[",
-            "http://a@b/",
-        ])
-        .prop_map(str::to_string),
-        "[ -~]{0,30}",
-        "\\PC{0,20}",
-    ]
-    .boxed()
+    hostile_text()
 }
 
 /// Member names the bodies of the compat surfaces and schedules use.
@@ -571,13 +514,4 @@ proptest! {
             prop_assert!((400..500).contains(&error.status()), "{error:?}");
         }
     }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
