@@ -92,7 +92,7 @@ fn call(
 }
 
 fn bearer(label: &'static str, token: &str) -> Caller {
-    Caller { label, headers: vec![("authorization".into(), format!("Bearer {token}"))] }
+    Caller { label, headers: vec![("authorization".into(), format!("Bearer {token}"))], token: Some(token.into()) }
 }
 
 /// A dataset for the requests to meet (users, a group, projects of each visibility, tasks in several states,
@@ -101,7 +101,7 @@ fn bearer(label: &'static str, token: &str) -> Caller {
 fn seed(platform: &Native) -> Vec<Caller> {
     let surface = native();
     let admin = bearer("admin", ADMIN_TOKEN);
-    let anonymous = Caller { label: "anonymous", headers: vec![] };
+    let anonymous = Caller { label: "anonymous", headers: vec![], token: None };
     let mut users = Vec::new();
     for name in ["alice", "bob"] {
         let body = json!({"username": name, "email": format!("{name}@example.org"), "password": "correct horse"});
@@ -133,6 +133,7 @@ fn seed(platform: &Native) -> Vec<Caller> {
     let worker = Caller {
         label: "worker",
         headers: vec![("x-worker-id".into(), id.to_string()), ("x-secret".into(), secret.to_string())],
+        token: None,
     };
     let claimed = call(platform, &surface, &worker, "POST", "/api/v1/tasks/claim", json!({"project": "render"}), 200);
     let release = json!({"result": 0, "output": "done"});
@@ -151,12 +152,14 @@ fn seed(platform: &Native) -> Vec<Caller> {
         Caller {
             label: "worker (Authorization)",
             headers: vec![("authorization".into(), format!("Worker {id}:{secret}"))],
+            token: None,
         },
         anonymous,
         bearer("wrong token", "not-a-token"),
         Caller {
             label: "wrong worker",
             headers: vec![("x-worker-id".into(), id.to_string()), ("x-secret".into(), "x".into())],
+            token: None,
         },
     ]
 }
@@ -180,6 +183,41 @@ fn words() -> Vec<&'static str> {
     words.extend(conveyor_core::compat::rhodecode::method_names());
     words
 }
+
+/// Member names beyond the documents' own: the parameters of JSON-RPC's methods and the arguments of
+/// RhodeCode's, which the documents leave free-form.
+fn keys() -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> =
+        conveyor_core::rpc::methods::METHODS.iter().flat_map(|method| method.params.iter().map(|p| p.name)).collect();
+    keys.extend(RHODECODE_ARGUMENTS);
+    keys
+}
+
+/// The arguments RhodeCode's methods read (`compat/rhodecode/methods.rs`).
+const RHODECODE_ARGUMENTS: [&str; 22] = [
+    "active",
+    "admin",
+    "clone_uri",
+    "description",
+    "email",
+    "extern_name",
+    "extern_type",
+    "firstname",
+    "group_name",
+    "lastname",
+    "ldap_dn",
+    "name",
+    "owner",
+    "password",
+    "perm",
+    "private",
+    "repo_name",
+    "repoid",
+    "userid",
+    "username",
+    "usergroupid",
+    "usersgroupid",
+];
 
 fn document(file: &str) -> Json {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi").join(file);
@@ -221,7 +259,7 @@ impl World {
 /// callers only this surface knows.
 fn fuzz(label: &str, file: &str, surface: Surface, skip: &[&str], more: fn(&Native, &Surface) -> Vec<Caller>) {
     let world = RefCell::new(World::new(label, &surface, more));
-    let doc = Document::new(document(file), &words());
+    let doc = Document::new(document(file), &words(), &keys());
     let strategy = cases(&doc, world.borrow().callers.len(), seeds, skip);
     let (started, budget) = (Instant::now(), budget());
     let statuses = RefCell::new(BTreeMap::<u16, u32>::new());
@@ -240,7 +278,8 @@ fn fuzz(label: &str, file: &str, surface: Surface, skip: &[&str], more: fn(&Nati
         let response = surface.send(&world.platform, case.request(&world.callers));
         *statuses.borrow_mut().entry(response.status).or_default() += 1;
         if verbose {
-            eprintln!("{} ← {case:?}", response.status);
+            let answer: String = String::from_utf8_lossy(&response.body).chars().take(160).collect();
+            eprintln!("{} ← {case:?}\n    → {answer}", response.status);
         }
         match faults(&response) {
             Some(fault) => Err(TestCaseError::fail(format!("{fault}\n  caller: {}", world.callers[case.caller].label))),

@@ -3,7 +3,7 @@
 //! it accepts), sent by one of several callers.
 
 use super::encode;
-use super::schema::{Document, Mode, any_json, hostile_text, string, value};
+use super::schema::{CALLER_TOKEN, Document, Mode, any_json, hostile_text, string, value};
 use conveyor_core::Request;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
@@ -11,11 +11,12 @@ use serde_json::Value as Json;
 use std::fmt;
 use std::sync::Arc;
 
-/// Who sends a request: the headers that say so.
+/// Who sends a request: the headers that say so, and the token a body may carry for them.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub label: &'static str,
     pub headers: Vec<(String, String)>,
+    pub token: Option<String>,
 }
 
 /// One generated request.
@@ -46,12 +47,17 @@ impl Case {
         let mut headers: Vec<(String, String)> = callers[self.caller].headers.clone();
         headers.extend(self.headers.iter().cloned());
         let headers = headers.into_iter().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
+        let token = callers[self.caller].token.as_deref().unwrap_or_default();
+        let body = match std::str::from_utf8(&self.body) {
+            Ok(text) if text.contains(CALLER_TOKEN) => text.replace(CALLER_TOKEN, token).into_bytes(),
+            _ => self.body.clone(),
+        };
         Request {
             method: self.method.clone(),
             path: self.path.clone(),
             query: self.query.clone(),
             headers,
-            body: self.body.clone(),
+            body,
             client_addr: Some("192.0.2.7:4711".into()),
             base_url: "http://conveyor.test".into(),
         }
@@ -282,7 +288,9 @@ fn encoded(content_type: &str, value: &Json) -> (String, Vec<u8>) {
             body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
             (format!("multipart/form-data; boundary={boundary}"), body)
         }
-        _ => (content_type.to_string(), value.to_string().into_bytes()),
+        "application/json" => (content_type.to_string(), value.to_string().into_bytes()),
+        // Text: a string as it is (JSON carried as text is already written out), anything else as JSON.
+        _ => (content_type.to_string(), text_of(value).into_bytes()),
     }
 }
 

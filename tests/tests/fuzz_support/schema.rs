@@ -10,6 +10,12 @@ use std::sync::Arc;
 /// How deep `$ref`s and nested containers are followed before a value is cut short.
 const MAX_DEPTH: u32 = 5;
 
+/// Stands for the caller's own token in a generated body; the request puts the token in its place.
+pub const CALLER_TOKEN: &str = "{caller-token}";
+/// Members that carry a credential in the body (RhodeCode's `api_key`): the caller's own token when strict,
+/// half the time when near-valid, so that such calls get past authentication.
+const CREDENTIAL_MEMBERS: &[&str] = &["api_key"];
+
 /// One document and the words it uses: every member name (for unknown and free-form members) and every
 /// enumerated string (for free text that means something somewhere).
 pub struct Document {
@@ -19,10 +25,13 @@ pub struct Document {
 }
 
 impl Document {
-    pub fn new(json: Json, extra_words: &[&str]) -> Arc<Document> {
+    /// The document with `extra_words` and `extra_keys` that it does not name itself (seeded names, the
+    /// arguments of methods whose arguments the document leaves free).
+    pub fn new(json: Json, extra_words: &[&str], extra_keys: &[&str]) -> Arc<Document> {
         let (mut keys, mut words) = (Vec::new(), Vec::new());
         collect_words(&json, &mut keys, &mut words);
         words.extend(extra_words.iter().map(|word| word.to_string()));
+        keys.extend(extra_keys.iter().map(|key| key.to_string()));
         for list in [&mut keys, &mut words] {
             list.sort();
             list.dedup();
@@ -94,6 +103,23 @@ fn valid(doc: &Arc<Document>, schema: &Json, depth: u32, mode: Mode) -> BoxedStr
     {
         return select(values.clone()).boxed();
     }
+    // JSON carried as text (`contentMediaType: application/json`): the value of its schema, written out.
+    if let Some(content) = schema.get("contentSchema") {
+        return valid(doc, content, depth + 1, mode).prop_map(|value| Json::String(value.to_string())).boxed();
+    }
+    if let Some(Json::Array(examples)) = schema.get("examples")
+        && !examples.is_empty()
+    {
+        let examples = select(examples.clone());
+        return match mode {
+            Mode::Strict => examples.boxed(),
+            Mode::Loose => {
+                let mut plain = schema.clone();
+                plain.as_object_mut().map(|members| members.remove("examples"));
+                prop_oneof![examples, valid(doc, &plain, depth, mode)].boxed()
+            }
+        };
+    }
     for key in ["anyOf", "oneOf"] {
         if let Some(Json::Array(alternatives)) = schema.get(key)
             && !alternatives.is_empty()
@@ -130,8 +156,22 @@ fn valid(doc: &Arc<Document>, schema: &Json, depth: u32, mode: Mode) -> BoxedStr
             _ => object(doc, &schema, depth, mode),
         },
         _ if schema.get("properties").is_some() => object(doc, &schema, depth, mode),
+        _ if mode == Mode::Strict => free_object(doc),
         _ => any_json(doc).boxed(),
     }
+}
+
+/// A value the schema leaves free (a method's arguments), strictly: an object of member names the API uses
+/// with plain values.
+fn free_object(doc: &Arc<Document>) -> BoxedStrategy<Json> {
+    let plain_value = prop_oneof![
+        plain(doc).prop_map(Json::String),
+        (0i64..10).prop_map(Json::from),
+        any::<bool>().prop_map(Json::Bool)
+    ];
+    proptest::collection::vec((select(doc.keys.clone()), plain_value), 1..5)
+        .prop_map(|members| Json::Object(members.into_iter().collect()))
+        .boxed()
 }
 
 /// `allOf`'s parts as one object schema (their members and required lists together).
@@ -179,7 +219,14 @@ fn object(doc: &Arc<Document>, schema: &Json, depth: u32, mode: Mode) -> BoxedSt
                 (false, _) => 0.5,
             };
             let name = name.clone();
-            maybe(present, value(doc, member, depth + 1, mode).prop_map(move |v| (name.clone(), v)))
+            let value = match (CREDENTIAL_MEMBERS.contains(&name.as_str()), mode) {
+                (true, Mode::Strict) => Just(Json::from(CALLER_TOKEN)).boxed(),
+                (true, Mode::Loose) => {
+                    prop_oneof![Just(Json::from(CALLER_TOKEN)), value(doc, member, depth + 1, mode)].boxed()
+                }
+                (false, _) => value(doc, member, depth + 1, mode),
+            };
+            maybe(present, value.prop_map(move |v| (name.clone(), v)))
         })
         .collect();
     let extra = match schema.get("additionalProperties") {
