@@ -23,7 +23,7 @@ use proptest::sample::select;
 use serde_json::{Map, Value as Json};
 
 /// Cases per property when `PROPTEST_CASES` is unset.
-const DEFAULT_CASES: u32 = 1000;
+const DEFAULT_CASES: u32 = 2000;
 fn config() -> proptest::test_runner::Config {
     fuzz_support::config(DEFAULT_CASES)
 }

@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Cases per document when `PROPTEST_CASES` is unset.
-const DEFAULT_CASES: u32 = 1000;
+const DEFAULT_CASES: u32 = 2000;
 /// Wall-clock budget per document when `CONVEYOR_FUZZ_SECONDS` is unset; cases past it are not run.
 const DEFAULT_SECONDS: u64 = 60;
 /// Text of SQLite's errors (and of SQL itself) that must never reach a client.
