@@ -7,9 +7,8 @@
 //!
 //! Bounded for CI: `PROPTEST_CASES` cases per document (default [`DEFAULT_CASES`]) and at most
 //! `CONVEYOR_FUZZ_SECONDS` seconds each (default [`DEFAULT_SECONDS`]), from a fixed seed unless
-//! `PROPTEST_RNG_SEED` names another; `CONVEYOR_FUZZ_VERBOSE=1` prints every request with its answer's status.
-//! A failure prints the shrunk request; each one fixed is kept below as a
-//! named regression test.
+//! `PROPTEST_RNG_SEED` names another; `CONVEYOR_FUZZ_VERBOSE=1` prints every request with its answer. A
+//! failure prints the shrunk request; each one fixed is kept below as a named regression test.
 
 mod fuzz_support;
 
@@ -263,11 +262,12 @@ fn fuzz(label: &str, file: &str, surface: Surface, skip: &[&str], more: fn(&Nati
     let strategy = cases(&doc, world.borrow().callers.len(), seeds, skip);
     let (started, budget) = (Instant::now(), budget());
     let statuses = RefCell::new(BTreeMap::<u16, u32>::new());
-    let sent = Cell::new(0u32);
+    let (sent, failed) = (Cell::new(0u32), Cell::new(false));
     let verbose = std::env::var_os("CONVEYOR_FUZZ_VERBOSE").is_some();
     let mut runner = TestRunner::new(fuzz_support::config(DEFAULT_CASES));
     let outcome = runner.run(&strategy, |case: Case| {
-        if started.elapsed() > budget {
+        // Past the budget no new case is sent; a failure found before it is still shrunk.
+        if started.elapsed() > budget && !failed.get() {
             return Ok(());
         }
         sent.set(sent.get() + 1);
@@ -282,7 +282,10 @@ fn fuzz(label: &str, file: &str, surface: Surface, skip: &[&str], more: fn(&Nati
             eprintln!("{} ← {case:?}\n    → {answer}", response.status);
         }
         match faults(&response) {
-            Some(fault) => Err(TestCaseError::fail(format!("{fault}\n  caller: {}", world.callers[case.caller].label))),
+            Some(fault) => {
+                failed.set(true);
+                Err(TestCaseError::fail(format!("{fault}\n  caller: {}", world.callers[case.caller].label)))
+            }
             None => Ok(()),
         }
     });
