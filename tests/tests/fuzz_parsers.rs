@@ -1,9 +1,9 @@
-//! Property tests of every parser of client input in `conveyor-core` (issue 17; `docs/fuzzing.md`): the collection query
-//! language, JSON-RPC envelopes, the wire-compatible surfaces' bodies and forms (task_tracker, Seed Scheduler,
-//! Project-W's JSON, OAuth2 form and multipart reader, RhodeCode's arguments), and the schedules' cron,
-//! interval, time zone and endpoint rules. None may panic, whatever it is given; where a parser has a
-//! contract beyond that (a query it accepts is valid SQL, a multipart body reads the same in any chunking),
-//! the property states it.
+//! Property tests of every parser of client input in `conveyor-core` (issue 17; `docs/fuzzing.md`): the
+//! collection query language, JSON-RPC envelopes, the wire-compatible surfaces' bodies and forms (task_tracker
+//! and its git hook, Seed Scheduler, Project-W's JSON, OAuth2 form and multipart reader, RhodeCode's
+//! arguments), and the schedules' cron, interval, time zone and endpoint rules. None may panic, whatever it is
+//! given; where a parser has a contract beyond that (a query it accepts is valid SQL, a multipart body reads
+//! the same in any chunking, a signature is valid exactly when it is the HMAC), the property states it.
 //!
 //! Bounded for CI by `PROPTEST_CASES` (default [`DEFAULT_CASES`] per property), from a fixed seed unless
 //! `PROPTEST_RNG_SEED` names another.
@@ -254,6 +254,22 @@ proptest! {
     fn task_tracker_path_ids_are_positive_or_refused(segment in text()) {
         if let Ok(id) = tracker::path_id(&segment, "task") {
             prop_assert!(id > 0, "{segment:?} → {id}");
+        }
+    }
+
+    /// task_tracker's git hook: a push event of any shape reads, and a signature is valid exactly when it is
+    /// the body's HMAC-SHA256 under a non-empty secret (`sha256=` or bare, any case).
+    #[test]
+    fn git_hook_signatures_are_valid_exactly_when_they_are_the_hmac(
+        secret in text(), bytes in body(), other in text(), prefixed in any::<bool>(), upper in any::<bool>()
+    ) {
+        if let Ok(push) = serde_json::from_slice::<tracker::GitPush>(&bytes) { push.to_default_branch(); }
+        let hmac = conveyor_core::secrets::hex(&conveyor_core::secrets::hmac_sha256(secret.as_bytes(), &bytes));
+        let hmac = if upper { hmac.to_uppercase() } else { hmac };
+        let presented = if prefixed { format!("sha256={hmac}") } else { hmac.clone() };
+        prop_assert_eq!(tracker::signature_valid(&secret, &bytes, &presented), !secret.is_empty());
+        if !other.trim().eq_ignore_ascii_case(&hmac) && !other.trim().eq_ignore_ascii_case(&format!("sha256={hmac}")) {
+            prop_assert!(!tracker::signature_valid(&secret, &bytes, &other), "{other:?}");
         }
     }
 
