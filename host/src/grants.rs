@@ -64,7 +64,10 @@ impl ComponentGrants {
             id: id.to_string(),
             sqlite_databases: component.sqlite_databases.clone(),
             key_value_stores: component.key_value_stores.clone(),
-            outbound: Arc::new(AllowedHosts::parse(&component.allowed_outbound_hosts)?),
+            outbound: Arc::new(
+                AllowedHosts::resolve(&component.allowed_outbound_hosts, expand, |entry| !is_secret(entry, manifest))
+                    .with_context(|| format!("key `component.{id}.allowed_outbound_hosts`"))?,
+            ),
             variables,
             environment: component.environment.clone(),
             max_request_body,
@@ -80,12 +83,18 @@ fn number(setting: manifest::Setting, template: &str, expanded: String, manifest
         let references = manifest::template_references(template).unwrap_or_default();
         if references.is_empty() {
             error
-        } else if references.iter().any(|r| manifest.variables.get(*r).is_some_and(|v| v.secret)) {
+        } else if is_secret(template, manifest) {
             anyhow::anyhow!("`{template}` is not a valid number of {} (its value is secret)", setting.unit())
         } else {
             anyhow::anyhow!("{error}, from `{template}`")
         }
     })
+}
+
+/// Whether `template` takes a secret variable's value.
+fn is_secret(template: &str, manifest: &Manifest) -> bool {
+    let references = manifest::template_references(template).unwrap_or_default();
+    references.iter().any(|r| manifest.variables.get(*r).is_some_and(|v| v.secret))
 }
 
 #[cfg(test)]
@@ -147,6 +156,25 @@ request_timeout_seconds = "{{ upload_timeout_seconds }}"
         let manifest = manifest::parse(MANIFEST).unwrap();
         let values = values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         ComponentGrants::new("streams", &manifest.component["streams"], &values, &manifest)
+    }
+
+    #[test]
+    fn an_allowed_host_template_resolves_through_the_variables_and_keeps_secrets() {
+        let text = MANIFEST.replace(
+            "[component.plain]\nsource = \"p.wasm\"",
+            "[component.plain]\nsource = \"p.wasm\"\nallowed_outbound_hosts = [\"https://{{ token }}\"]",
+        );
+        let manifest = manifest::parse(&text).unwrap();
+        let grants = |token: &str| {
+            let values = HashMap::from([("token".to_string(), token.to_string())]);
+            ComponentGrants::new("plain", &manifest.component["plain"], &values, &manifest)
+        };
+        let allowed = grants("hooks.example.com").unwrap().outbound;
+        assert!(allowed.allows("https", "hooks.example.com", 443));
+        assert!(!allowed.allows("https", "example.com", 443));
+        let error = format!("{:#}", grants("hunter2/path").unwrap_err());
+        assert!(error.starts_with("key `component.plain.allowed_outbound_hosts`: "), "{error}");
+        assert!(error.contains("it is secret") && !error.contains("hunter2"), "{error}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Starting and stopping a host: what `conveyor up` and the integration tests both use.
 
+use crate::connections::ConnectionLimits;
 use crate::engine::Limits;
 use crate::manifest::App;
 use crate::metrics::flush::Flusher;
@@ -25,6 +26,8 @@ pub struct HostOptions {
     pub cache_dir: Option<PathBuf>,
     pub listen: SocketAddr,
     pub limits: Limits,
+    /// What a client connection may do (request head time and size, connections open at once).
+    pub connections: ConnectionLimits,
     /// Variable values that win over the environment (tests).
     pub variables: HashMap<String, String>,
     /// Spin's runtime-config file (`--runtime-config-file`): where each database and store lives.
@@ -43,6 +46,7 @@ impl HostOptions {
             cache_dir: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             limits: Limits::default(),
+            connections: ConnectionLimits::default(),
             variables: HashMap::new(),
             runtime_config: None,
             ticks: true,
@@ -113,10 +117,26 @@ pub async fn start(options: HostOptions) -> Result<RunningHost> {
         .await
         .with_context(|| format!("cannot listen on {}", options.listen))?;
     let addr = listener.local_addr()?;
+    let connections = fit_under_open_files(options.connections.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(crate::server::serve(runtime.clone(), listener, async {
+    let task = tokio::spawn(crate::server::serve(runtime.clone(), listener, connections, async {
         let _ = stopped.await;
     }));
     let ticks = Ticks::start(&runtime, &ticks, addr);
     Ok(RunningHost { addr, admin_token, runtime, stop: Some(stop), task, ticks, flusher })
+}
+
+/// `limits` with the connection cap lowered, if need be, to what the open-files limit allows (raised to its
+/// hard limit first).
+fn fit_under_open_files(mut limits: ConnectionLimits) -> ConnectionLimits {
+    let open_files = crate::connections::raise_open_files_limit();
+    let cap = crate::connections::fitted_cap(limits.max_connections, open_files);
+    if cap < limits.max_connections {
+        eprintln!(
+            "conveyor: at most {cap} connections, not {}: the open-files limit is {open_files}",
+            limits.max_connections
+        );
+        limits.max_connections = cap;
+    }
+    limits
 }

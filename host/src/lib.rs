@@ -10,6 +10,7 @@ mod body;
 pub mod build;
 mod cache;
 mod clock;
+mod connections;
 mod engine;
 mod grants;
 pub mod host;
@@ -30,6 +31,7 @@ mod variables;
 
 pub use cache::CacheStats;
 pub use clock::Clock;
+pub use connections::ConnectionLimits;
 pub use engine::Limits;
 pub use host::{HostOptions, RunningHost, start};
 

@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use conveyor::ConnectionLimits;
 use conveyor::manifest::App;
 use std::path::PathBuf;
 
@@ -39,10 +40,41 @@ enum Commands {
         /// `[component.<id>.tool.conveyor] max_request_body`.
         #[arg(long, default_value_t = conveyor::Limits::default().max_body)]
         max_request_body: usize,
+        #[command(flatten)]
+        connections: ConnectionFlags,
         /// Spin's runtime-config TOML: where each `sqlite_database` and `key_value_store` label lives.
         #[arg(long)]
         runtime_config_file: Option<PathBuf>,
     },
+}
+
+/// What a client connection may do (docs/limits.md).
+#[derive(clap::Args)]
+struct ConnectionFlags {
+    /// Seconds a client has to send a complete request head, from connecting or from its previous
+    /// response (so also how long an idle keep-alive connection stays open).
+    #[arg(long, default_value_t = ConnectionLimits::default().header_timeout.as_secs())]
+    header_timeout: u64,
+    /// Largest request head (request line and headers) in bytes: 431 beyond.
+    #[arg(long, default_value_t = ConnectionLimits::default().max_header_bytes)]
+    max_header_bytes: usize,
+    /// Most header fields in one request: 431 beyond.
+    #[arg(long, default_value_t = ConnectionLimits::default().max_headers)]
+    max_headers: usize,
+    /// Connections open at once; at the cap, a new connection closes the longest-idle one.
+    #[arg(long, default_value_t = ConnectionLimits::default().max_connections)]
+    max_connections: usize,
+}
+
+impl ConnectionFlags {
+    fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout),
+            max_header_bytes: self.max_header_bytes,
+            max_headers: self.max_headers,
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 fn main() {
@@ -55,7 +87,16 @@ fn main() {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Commands::Build { manifest } => conveyor::build::build(&App::load(&manifest)?),
-        Commands::Up { build, listen, data_dir, manifest, request_timeout, max_request_body, runtime_config_file } => {
+        Commands::Up {
+            build,
+            listen,
+            data_dir,
+            manifest,
+            request_timeout,
+            max_request_body,
+            connections,
+            runtime_config_file,
+        } => {
             if build {
                 conveyor::build::build(&App::load(&manifest)?)?;
             }
@@ -63,6 +104,7 @@ fn run(cli: Cli) -> Result<()> {
             options.listen = listen;
             options.limits.request_timeout = std::time::Duration::from_secs(request_timeout);
             options.limits.max_body = max_request_body;
+            options.connections = connections.limits();
             options.runtime_config = runtime_config_file;
             tokio::runtime::Runtime::new()?.block_on(serve(options))
         }

@@ -268,8 +268,17 @@ pub fn parse(text: &str) -> Result<Manifest> {
             }
         }
         for host in &component.allowed_outbound_hosts {
-            crate::outbound::AllowedHost::parse(host)
-                .with_context(|| format!("key `component.{id}.allowed_outbound_hosts`"))?;
+            let key = || format!("key `component.{id}.allowed_outbound_hosts`");
+            // A template is checked once resolved, at start-up (`grants`).
+            let references = template_references(host).with_context(key)?;
+            for reference in &references {
+                if !manifest.variables.contains_key(*reference) {
+                    bail!("{}: unknown variable `{reference}` in template `{host}`", key());
+                }
+            }
+            if references.is_empty() {
+                crate::outbound::AllowedHost::parse(host).with_context(key)?;
+            }
         }
     }
     let variables = manifest.variables.clone();
@@ -448,6 +457,8 @@ command = "cargo build"
             (GOOD.replace("[application]", "[application]\nexecutor = 1"), "executor"),
             (GOOD.replace("region = { required = true }", "region = { }"), "variables.region"),
             (GOOD.replace("https://example.com", "ftp//x"), "allowed_outbound_hosts"),
+            (GOOD.replace("https://example.com", "https://{{ missing }}"), "allowed_outbound_hosts`: unknown variable"),
+            (GOOD.replace("https://example.com", "https://{{ region"), "allowed_outbound_hosts`: unclosed"),
             ("not toml = = 1".to_string(), "line 1"),
         ];
         for (text, key) in cases {

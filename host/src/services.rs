@@ -72,6 +72,7 @@ impl Pools {
                     std::fs::create_dir_all(dir)
                         .with_context(|| format!("{}: cannot create data directory", dir.display()))?;
                 }
+                check_writable(path)?;
                 path.clone()
             }
             Location::Memory => memory_database(),
@@ -80,6 +81,25 @@ impl Pools {
         self.0.insert(location.clone(), pool.clone());
         Ok(pool)
     }
+}
+
+/// Fails naming the path when the database file or its directory (where SQLite keeps the WAL and the
+/// shared-memory index) cannot be written: a read-only mount, an immutable directory, missing permissions.
+/// Without this the host would start on a database it can only read and fail every write.
+fn check_writable(database: &Path) -> Result<()> {
+    let dir = database.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let probe = dir.join(format!(".conveyor-write-check-{}", std::process::id()));
+    std::fs::File::create(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|e| anyhow::anyhow!("{}: the data directory is not writable ({e})", dir.display()))?;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(database)
+        .map_err(|e| anyhow::anyhow!("{}: the database cannot be opened for writing ({e})", database.display()))?;
+    Ok(())
 }
 
 /// A name for a new in-memory database that every connection of this process opening it shares

@@ -164,15 +164,27 @@ impl Http {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> TestResponse {
+        self.try_send(method, path, headers, body).await.expect("the host answers")
+    }
+
+    /// Sends a request; an error when no complete answer arrives (the host is gone, or was killed
+    /// mid-answer).
+    pub async fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> anyhow::Result<TestResponse> {
         let mut request = http::Request::builder().method(method).uri(self.url(path));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let request = request.body(Full::new(body.into())).expect("a valid request");
-        let response = self.client.request(request).await.expect("the host answers");
+        let request = request.body(Full::new(body.into()))?;
+        let response = self.client.request(request).await?;
         let (parts, body) = response.into_parts();
-        let body = body.collect().await.expect("the body arrives").to_bytes();
-        TestResponse { status: parts.status.as_u16(), headers: parts.headers, body }
+        let body = body.collect().await?.to_bytes();
+        Ok(TestResponse { status: parts.status.as_u16(), headers: parts.headers, body })
     }
 
     /// Sends as `who` with `extra` headers, and checks that the answer leaks nothing ([`assert_no_leaks`]).
@@ -236,15 +248,30 @@ impl TestHost {
         // Tests call tick routes (run-due) themselves, at the times they set; a test of the ticks turns them on.
         options.ticks = false;
         configure(&mut options);
+        allow_notify_origin(&mut options);
         let host = conveyor::start(options).await.expect("the host starts");
         let http = Http::new(host.url());
         TestHost { host, data, http }
     }
 }
 
+/// Where a test gives `notify_url` and not `notify_origin`, sets `notify_origin` to the URL's origin, as an
+/// operator does: the components that notify may reach that origin only (spin.toml).
+fn allow_notify_origin(options: &mut HostOptions) {
+    if options.variables.contains_key("notify_origin") {
+        return;
+    }
+    let Some(url) = options.variables.get("notify_url") else { return };
+    let uri: http::Uri = url.parse().expect("notify_url is a URL");
+    let origin = format!("{}://{}", uri.scheme_str().expect("a scheme"), uri.authority().expect("a host"));
+    options.variables.insert("notify_origin".into(), origin);
+}
+
 /// The environment variable that turns a re-executed test binary into a child host.
 const CHILD_HOST_DATA: &str = "CONVEYOR_CHILD_HOST_DATA";
 const CHILD_HOST_URL: &str = "CONVEYOR_CHILD_HOST_URL=";
+/// The arguments that make a test binary run only its `child_host_entry` test.
+const CHILD_HOST_ARGS: [&str; 5] = ["--exact", "child_host_entry", "--ignored", "--nocapture", "--test-threads=1"];
 
 /// A host serving from a separate process: the current test binary re-executed to run only its ignored
 /// `child_host_entry` test (see [`child_host_main`]). Killed when dropped.
@@ -256,9 +283,26 @@ pub struct ChildHost {
 impl ChildHost {
     /// Starts a host process on `data_dir` (already built components, shared compile cache).
     pub fn spawn(data_dir: &Path) -> ChildHost {
+        let mut command = std::process::Command::new(std::env::current_exe().expect("the test binary"));
+        command.args(CHILD_HOST_ARGS);
+        Self::launch(command, data_dir)
+    }
+
+    /// Like [`ChildHost::spawn`], but no file the process writes may grow beyond `bytes` (`ulimit -f`, with
+    /// `SIGXFSZ` ignored so that a write past it fails instead of killing the process): a full disk.
+    pub fn spawn_with_file_limit(data_dir: &Path, bytes: u64) -> ChildHost {
+        let blocks = bytes.div_ceil(512);
+        let mut command = std::process::Command::new("sh");
+        command
+            .args(["-c", &format!("trap '' XFSZ; ulimit -f {blocks} && exec \"$0\" \"$@\"")])
+            .arg(std::env::current_exe().expect("the test binary"))
+            .args(CHILD_HOST_ARGS);
+        Self::launch(command, data_dir)
+    }
+
+    fn launch(mut command: std::process::Command, data_dir: &Path) -> ChildHost {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(std::env::current_exe().expect("the test binary"))
-            .args(["--exact", "child_host_entry", "--ignored", "--nocapture", "--test-threads=1"])
+        let mut child = command
             .env(CHILD_HOST_DATA, data_dir)
             .stdout(std::process::Stdio::piped())
             .spawn()

@@ -243,6 +243,7 @@ mod tests {
             DbError::Unique(_) => "unique",
             DbError::ForeignKey(_) => "foreign key",
             DbError::Constraint(_) => "constraint",
+            DbError::Storage { .. } => "storage",
             DbError::Other(_) => "other",
         };
         let cases = [

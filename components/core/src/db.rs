@@ -175,6 +175,10 @@ pub enum DbError {
     /// Another constraint (CHECK, NOT NULL) refused the write.
     #[error("constraint violated: {0}")]
     Constraint(String),
+    /// The database cannot keep or read its files now: its disk is full (`full`), an I/O error, or the
+    /// file turned read-only. Nothing the statement would have written stays; retrying later may work.
+    #[error("database storage failure: {cause}")]
+    Storage { full: bool, cause: String },
     #[error("database error: {0}")]
     Other(String),
 }
@@ -183,6 +187,13 @@ impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {
             DbError::Unavailable(_) => ApiError::Unavailable("the database is unavailable".into()),
+            DbError::Storage { full, cause } => {
+                // The operator needs the cause (which file, which error); the client gets a 503 without it.
+                eprintln!("conveyor: database storage failure: {cause}");
+                let why =
+                    if full { "the database's disk is full" } else { "the database cannot read or write its files" };
+                ApiError::Unavailable(format!("{why}; the request changed nothing, try again later"))
+            }
             DbError::Unique(cause)
             | DbError::ForeignKey(cause)
             | DbError::Constraint(cause)
@@ -191,8 +202,11 @@ impl From<DbError> for ApiError {
     }
 }
 
-/// SQLite's extended result codes for the constraint violations that services tell apart.
+/// SQLite's (extended) result codes for the failures that services tell apart.
 mod codes {
+    pub const READONLY: i32 = 8;
+    pub const IOERR: i32 = 10;
+    pub const FULL: i32 = 13;
     pub const CONSTRAINT: i32 = 19;
     pub const CONSTRAINT_FOREIGNKEY: i32 = 787;
     pub const CONSTRAINT_PRIMARYKEY: i32 = 1555;
@@ -206,6 +220,10 @@ impl DbError {
             codes::CONSTRAINT_UNIQUE | codes::CONSTRAINT_PRIMARYKEY => DbError::Unique(message),
             codes::CONSTRAINT_FOREIGNKEY => DbError::ForeignKey(message),
             code if code & 0xff == codes::CONSTRAINT => DbError::Constraint(message),
+            code if code & 0xff == codes::FULL => DbError::Storage { full: true, cause: message },
+            code if [codes::IOERR, codes::READONLY].contains(&(code & 0xff)) => {
+                DbError::Storage { full: false, cause: message }
+            }
             _ => DbError::Other(message),
         }
     }
@@ -213,7 +231,8 @@ impl DbError {
     /// Classifies a failure known only by its message. Spin's sqlite interface reports every statement
     /// error as text (`io(string)`), so in wasm SQLite's fixed message for each extended code is all there
     /// is: "UNIQUE constraint failed: …" (also for a PRIMARY KEY), "FOREIGN KEY constraint failed", and
-    /// "`<KIND>` constraint failed" for the others.
+    /// "`<KIND>` constraint failed" for the others; "database or disk is full", "disk I/O error" and
+    /// "attempt to write a readonly database" (possibly after the host's own words) for storage failures.
     pub fn from_message(message: String) -> DbError {
         let code = if message.starts_with("UNIQUE constraint failed") {
             codes::CONSTRAINT_UNIQUE
@@ -221,6 +240,12 @@ impl DbError {
             codes::CONSTRAINT_FOREIGNKEY
         } else if message.contains("constraint failed") {
             codes::CONSTRAINT
+        } else if message.contains("database or disk is full") {
+            codes::FULL
+        } else if message.contains("disk I/O error") {
+            codes::IOERR
+        } else if message.contains("attempt to write a readonly database") {
+            codes::READONLY
         } else {
             0
         };
@@ -296,6 +321,32 @@ mod tests {
         });
         assert!(rolled_back.is_err());
         assert_eq!(count(), Some(2), "an inner one that succeeded goes with the outer rollback");
+    }
+
+    #[test]
+    fn a_full_disk_or_an_io_error_is_a_503_that_names_no_sql() {
+        let cases = [
+            (DbError::from_code(13, "database or disk is full".into()), true),
+            (DbError::from_code(778, "disk I/O error".into()), false),
+            (DbError::from_code(8, "attempt to write a readonly database".into()), false),
+            (DbError::from_message("cannot commit: database or disk is full".into()), true),
+            (
+                DbError::from_message(
+                    "the write was rolled back with the writes committed alongside it: disk I/O error".into(),
+                ),
+                false,
+            ),
+            (DbError::from_message("attempt to write a readonly database".into()), false),
+        ];
+        for (error, full) in cases {
+            assert!(matches!(&error, DbError::Storage { full: f, .. } if *f == full), "{error:?}");
+            let api = ApiError::from(error);
+            assert_eq!((api.status(), api.code()), (503, "unavailable"));
+            let detail = api.body().detail;
+            assert!(detail.contains(if full { "disk is full" } else { "cannot read or write" }), "{detail}");
+            assert!(!detail.contains("I/O") && !detail.contains("commit"), "no cause in the answer: {detail}");
+        }
+        assert!(matches!(DbError::from_message("no such table: x".into()), DbError::Other(_)));
     }
 
     #[test]

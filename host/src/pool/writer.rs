@@ -45,8 +45,8 @@ pub(super) struct Turn {
 /// A write waiting in a group: it runs inside the group's transaction, and learns afterwards whether
 /// the group committed.
 pub(super) trait GroupedWrite: Send {
-    /// Runs the write; false if it failed (its changes are then rolled back, and the group goes on).
-    fn run(&mut self, connection: &rusqlite::Connection) -> bool;
+    /// Runs the write; why if it failed (its changes are then rolled back, and the group goes on).
+    fn run(&mut self, connection: &rusqlite::Connection) -> Result<(), String>;
     /// Answers the caller once the group's fate is known.
     fn answer(self: Box<Self>, committed: Result<(), String>);
 }
@@ -63,11 +63,15 @@ where
     T: Send,
     F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send,
 {
-    fn run(&mut self, connection: &rusqlite::Connection) -> bool {
+    fn run(&mut self, connection: &rusqlite::Connection) -> Result<(), String> {
         let result = self.work.take().map(|work| work(connection));
-        let succeeded = matches!(result, Some(Ok(_)));
+        let failed = match &result {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(error)) => Err(error.to_string()),
+            None => Err("the write never ran".to_string()),
+        };
         self.result = result;
-        succeeded
+        failed
     }
 
     fn answer(self: Box<Self>, committed: Result<(), String>) {
@@ -208,12 +212,15 @@ fn run_group(connection: &rusqlite::Connection, group: &mut [Box<dyn GroupedWrit
     statement("BEGIN IMMEDIATE").map_err(|e| format!("cannot write: {e}"))?;
     for write in group.iter_mut() {
         statement("SAVEPOINT grouped_write").map_err(|e| format!("cannot write: {e}"))?;
-        if !write.run(connection) && !connection.is_autocommit() {
+        let failed = write.run(connection).err();
+        if failed.is_some() && !connection.is_autocommit() {
             statement("ROLLBACK TO grouped_write").map_err(|e| format!("cannot write: {e}"))?;
         }
-        // Some errors (a full disk, `OR ROLLBACK`) roll back the whole transaction: then the group is lost.
+        // Some errors (a full disk, `OR ROLLBACK`) roll back the whole transaction: then the group is lost,
+        // and every write of it is told why (a full disk is a 503 to each guest, not an unexplained error).
         if connection.is_autocommit() {
-            return Err("the write was rolled back with the writes committed alongside it".into());
+            let why = failed.map_or_else(String::new, |why| format!(": {why}"));
+            return Err(format!("the write was rolled back with the writes committed alongside it{why}"));
         }
         statement("RELEASE grouped_write").map_err(|e| format!("cannot write: {e}"))?;
     }
