@@ -34,8 +34,8 @@ pub mod secrets;
 pub mod session;
 pub mod store;
 pub mod tasks;
-#[cfg(test)]
-mod testing;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 pub mod throttle;
 pub mod workers;
 

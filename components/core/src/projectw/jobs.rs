@@ -231,7 +231,9 @@ pub fn window(
     if end < start {
         return Ok(Vec::new());
     }
-    Ok(store::window(db, owner, filter, by_file_name, descending, start, end - start + 1)?)
+    // `0..=i64::MAX` holds one more position than an i64 counts: saturate rather than overflow.
+    let length = (end - start).saturating_add(1);
+    Ok(store::window(db, owner, filter, by_file_name, descending, start, length)?)
 }
 
 /// Aborts the owner's listed jobs (unknown and foreign ids are ignored): 400 and nothing aborted when one
