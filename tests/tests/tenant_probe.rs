@@ -843,6 +843,14 @@ async fn nothing_of_another_tenant_is_readable_or_changeable() {
     project(&app, &mallory, "mallorys-own", "public").await;
     let intruder = worker(&app, "intruder").await;
 
+    // The documents really list every surface's operations (a walk over nothing would pass).
+    let (all, _) = operations();
+    for surface in SURFACES {
+        let probed = all.iter().filter(|op| op.surface == surface && !listed(SKIPPED, op)).count();
+        assert!(probed >= 1, "no operations of {surface}");
+    }
+    assert!(all.len() >= 150, "only {} operations in the documents", all.len());
+
     let before = state(&app, &victim, &alice, intruder.id).await;
     let mut failures = walk(&app, "user", &Cred::User(token.clone()), &victim).await;
     failures.extend(walk(&app, "worker", &Cred::Worker(intruder.id, intruder.secret.clone()), &victim).await);
