@@ -56,8 +56,14 @@ async fn registration_and_credentials() {
     let huge = format!("{{\"alias\":\"{}\"}}", "x".repeat((1 << 20) + 1));
     assert_error(&raw(&app, "POST", WORKERS, &Who::Anonymous, Some(huge)).await, 413, "payload_too_large");
 
-    // The collection: signed-in users only.
-    worker(&app, "cpu-1").await;
+    // The collection: signed-in users only, and of those administrators and members of a project the worker
+    // asked to join (docs/tasks.md, "Who sees a worker").
+    let cpu = worker(&app, "cpu-1").await;
+    let own = project(&app, &alice, "alices", "private").await["id"].as_i64().unwrap();
+    let ask = format!("/api/v1/projects/{own}/access-requests");
+    for who in [Who::Worker(id, secret.clone()), cpu.who()] {
+        expect(&call(&app, "POST", &ask, &who, Some(json!({"assign": true}))).await, 201);
+    }
     assert_error(&call(&app, "GET", WORKERS, &Who::Anonymous, None).await, 401, "unauthorized");
     assert_error(&call(&app, "GET", WORKERS, &Who::Worker(id, secret.clone()), None).await, 403, "forbidden");
     let page = expect(&call(&app, "GET", &format!("{WORKERS}?alias=gpu-1"), &alice, None).await, 200);
@@ -70,6 +76,16 @@ async fn registration_and_credentials() {
     assert_error(&call(&app, "GET", &format!("{WORKERS}?secret=x"), &alice, None).await, 400, "invalid_query");
     assert_error(&call(&app, "GET", &format!("{WORKERS}/999"), &alice, None).await, 404, "not_found");
     assert_error(&call(&app, "GET", &format!("{WORKERS}/abc"), &alice, None).await, 404, "not_found");
+    // Anyone else sees none of them; a worker outside one's scope is answered as a missing one.
+    let (_, bob) = user(&app, "bob").await;
+    assert_eq!(expect(&call(&app, "GET", WORKERS, &bob, None).await, 200)["count"], 0);
+    let hidden = assert_error(&call(&app, "GET", &format!("{WORKERS}/{id}"), &bob, None).await, 404, "not_found");
+    let missing = assert_error(&call(&app, "GET", &format!("{WORKERS}/999"), &bob, None).await, 404, "not_found");
+    assert_eq!(
+        hidden["detail"].as_str().unwrap().replace(&id.to_string(), "N"),
+        missing["detail"].as_str().unwrap().replace("999", "N")
+    );
+    assert_eq!(expect(&call(&app, "GET", &format!("{WORKERS}/stats"), &bob, None).await, 200), json!([]));
     // A worker reads only itself.
     let other = worker(&app, "other").await;
     assert_error(&call(&app, "GET", &format!("{WORKERS}/{id}"), &other.who(), None).await, 403, "forbidden");
@@ -110,6 +126,11 @@ async fn patch_pause_unpause_and_rotate_secret() {
     let tagged = expect(&call(&app, "PATCH", &path, &admin, Some(json!({"tags": ["a"]}))).await, 200);
     assert_eq!((tagged["alias"].clone(), tagged["tags"].clone()), (json!("renamed"), json!(["a"])));
     assert_error(&call(&app, "PATCH", &path, &admin, Some(json!({"paused": true}))).await, 422, "unknown_field");
+
+    // Alice sees `w` in the statistics once it asked to join her project.
+    let own = project(&app, &alice, "alices", "private").await["id"].as_i64().unwrap();
+    let ask = format!("/api/v1/projects/{own}/access-requests");
+    expect(&call(&app, "POST", &ask, &w.who(), Some(json!({"submit": true}))).await, 201);
 
     // pause / unpause: administrators only.
     for who in [&w.who(), &other.who(), &alice, &Who::Anonymous] {

@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../sql/0006_projectw_events.sql"),
     include_str!("../../../sql/0007_session_scope.sql"),
     include_str!("../../../sql/0008_metrics.sql"),
+    include_str!("../../../sql/0009_log_quota.sql"),
 ];
 
 /// The schema version this build expects.

@@ -47,6 +47,7 @@ impl Grantee {
 /// Creates a project: signed-in people (the creator gets `admin` on it) and the built-in administrator.
 pub fn create_project(db: &dyn Db, caller: &Caller, input: &ProjectInput, now: i64) -> Result<Project, ApiError> {
     let principal = caller::require_person(caller)?;
+    policy::may_chain_to(db, caller, &input.fields())?;
     projects::create(db, principal.user().map(|user| user.id), input, now)
 }
 
@@ -72,6 +73,9 @@ pub fn update_project(
 ) -> Result<Project, ApiError> {
     let project = projects::resolve(db, project)?;
     policy::may_edit(db, caller, &project, patch.visibility)?;
+    if patch.chain.is_some() {
+        policy::may_chain_to(db, caller, &patch.apply(&project.fields()))?;
+    }
     projects::update(db, project.id, patch, now)
 }
 

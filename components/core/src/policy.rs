@@ -11,7 +11,7 @@ use crate::auth::{self, Principal};
 use crate::caller::{Caller, require_person};
 use crate::db::Db;
 use crate::domain::accounts::Ref;
-use crate::domain::project::{Project, Visibility, WorkerAccess};
+use crate::domain::project::{Project, ProjectFields, Visibility, WorkerAccess};
 use crate::domain::roles;
 use crate::domain::task::Task;
 use crate::domain::worker::Worker;
@@ -71,9 +71,14 @@ pub fn schedules_scope(caller: &Caller) -> Result<Scope, ApiError> {
 /// Reading or changing a schedule: its owner or an administrator. Anyone else is told it does not exist
 /// (404), so ids of other people's schedules reveal nothing.
 pub fn may_use_schedule(caller: &Caller, owner: Option<i64>, id: &str) -> Result<(), ApiError> {
-    let principal = require_person(caller)?;
+    let not_found = || ApiError::NotFound(format!("schedule `{id}` not found"));
+    // A worker asking for an existing schedule gets the missing one's answer, not a 403 that confirms it.
+    let principal = require_person(caller).map_err(|error| match error {
+        ApiError::Forbidden(_) => not_found(),
+        other => other,
+    })?;
     let own = principal.user().is_some_and(|user| Some(user.id) == owner);
-    if principal.is_admin() || own { Ok(()) } else { Err(ApiError::NotFound(format!("schedule `{id}` not found"))) }
+    if principal.is_admin() || own { Ok(()) } else { Err(not_found()) }
 }
 
 /// 404 (hidden) or 403 (private) unless the caller may read the project.
@@ -134,18 +139,29 @@ pub fn may_claim_from(db: &dyn Db, worker: &Worker, project: &Project) -> Result
     Err(ApiError::Forbidden(format!("worker {} has no accepted assign grant on project {}", worker.id, project.id)))
 }
 
-/// A heartbeat/release refusal (409) on a task of a hidden project the caller cannot read becomes a 404, so
-/// hidden projects never reveal their tasks. Other errors pass through.
+/// Whether a worker's access request on `project` (`None`: there is no such project) is answered blindly,
+/// "taken" and nothing more (202): for a missing project, and for a hidden one the worker may not read, alike,
+/// so the request cannot be used to learn that a hidden project exists. On a hidden project the request is
+/// still recorded (a worker must be able to ask before it can read); on a missing one nothing is.
+pub fn blind_access_request(db: &dyn Db, worker: &Worker, project: Option<&Project>) -> Result<bool, ApiError> {
+    match project {
+        None => Ok(true),
+        Some(project) => {
+            Ok(project.visibility == Visibility::Hidden && !may_read(db, &Caller::Worker(worker.clone()), project)?)
+        }
+    }
+}
+
+/// A heartbeat/release refusal (409) on a task the caller may not read is answered as reading the task
+/// would be: 404 (as a missing task) when its project is hidden from them, 403 when it is private. So a
+/// refusal never tells a non-member whether the task exists (hidden), who holds it or what its status is.
+/// Other errors pass through.
 pub fn hide_task_refusal(db: &dyn Db, caller: &Caller, task: i64, error: ApiError) -> ApiError {
     if !matches!(error, ApiError::Conflict { .. }) {
         return error;
     }
-    let hidden = crate::tasks::get(db, task)
-        .and_then(|task| projects::get(db, task.project))
-        .and_then(|project| Ok(project.visibility == Visibility::Hidden && !may_read(db, caller, &project)?));
-    match hidden {
-        Ok(true) => ApiError::NotFound(format!("task {task} not found")),
-        Ok(false) => error,
+    match crate::tasks::get(db, task).and_then(|found| require_read_task(db, caller, &found)) {
+        Ok(()) => error,
         Err(other) => other,
     }
 }
@@ -180,6 +196,24 @@ pub fn may_edit(
     Ok(())
 }
 
+/// Chaining a project into `fields.chain` (SPEC §4: closed tasks are copied there): the caller must be able
+/// to submit into the target (EDIT), or anyone could push tasks into another tenant's project. The fields are
+/// validated first and a hidden target the caller may not read is answered exactly as a missing one (the
+/// service's 422 on `chain`), so the answer is the same as for a chain to nothing; a missing target is left
+/// to the service.
+pub fn may_chain_to(db: &dyn Db, caller: &Caller, fields: &ProjectFields) -> Result<(), ApiError> {
+    fields.validate()?;
+    let Some(chain) = fields.chain else { return Ok(()) };
+    let target = match projects::get(db, chain) {
+        Err(ApiError::NotFound(_)) => return Ok(()),
+        found => found?,
+    };
+    authorize(db, caller, &target, roles::EDIT).map_err(|error| match error {
+        ApiError::NotFound(_) => ApiError::invalid_field("chain", format!("project {chain} does not exist")),
+        other => other,
+    })
+}
+
 /// Registering a worker: open unless the variable `open_worker_registration` is `false`; then an
 /// administrator.
 pub fn may_register_worker(ctx: &Ctx, caller: &Caller) -> Result<(), ApiError> {
@@ -189,13 +223,28 @@ pub fn may_register_worker(ctx: &Ctx, caller: &Caller) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Reading a worker: signed-in people, and the worker itself (403 for other workers, 401 anonymous).
-pub fn may_read_worker(caller: &Caller, id: i64) -> Result<(), ApiError> {
+/// The workers whose records (alias, tags, meta, statistics) the caller may see, as a [`Scope`] over
+/// `workers w`: administrators every one; a user the workers with an access row (pending or accepted) on a
+/// project where the user holds READ by a grant of their own or of an active group; a worker itself only;
+/// anonymous callers must sign in (401).
+pub fn workers_scope(caller: &Caller) -> Result<Scope, ApiError> {
     match caller {
-        Caller::Worker(worker) if worker.id != id => Err(ApiError::Forbidden("a worker may only read itself".into())),
-        Caller::Worker(_) => Ok(()),
-        Caller::Person(_) => require_person(caller).map(|_| ()),
+        Caller::Worker(worker) => Ok(crate::store::workers::own_scope(worker.id)),
+        Caller::Person(principal) if principal.is_admin() => Ok(Scope::default()),
+        Caller::Person(Principal::User(user)) => Ok(crate::store::workers::member_scope(user.id)),
+        Caller::Person(_) => Err(ApiError::Unauthorized("authentication required".into())),
     }
+}
+
+/// The worker with this id, if the caller may see it ([`workers_scope`]): another worker is refused (403,
+/// whatever the id); a person outside the scope is told it does not exist (404, as for a missing worker).
+pub fn readable_worker(db: &dyn Db, caller: &Caller, id: i64) -> Result<Worker, ApiError> {
+    if let Caller::Worker(worker) = caller
+        && worker.id != id
+    {
+        return Err(ApiError::Forbidden("a worker may only read itself".into()));
+    }
+    crate::workers::get_in_scope(db, id, &workers_scope(caller)?)
 }
 
 /// The projects the caller may read, as a [`Scope`] over the alias `p` (empty = every project, for
@@ -229,7 +278,7 @@ pub fn require_visible(project: &Project, may_read: bool) -> Result<(), ApiError
         _ if may_read => Ok(()),
         Visibility::Public => Ok(()),
         Visibility::Private => Err(ApiError::Forbidden(format!("project {} is private", project.id))),
-        Visibility::Hidden => Err(ApiError::NotFound(format!("project {} not found", project.id))),
+        Visibility::Hidden => Err(projects::missing()),
     }
 }
 
@@ -251,14 +300,6 @@ pub fn may_change_worker(caller: &Caller, id: i64) -> Result<(), ApiError> {
         Caller::Worker(_) => Err(ApiError::Forbidden("a worker may only change itself".into())),
         Caller::Person(principal) => auth::require_admin(principal),
     }
-}
-
-/// Every worker's statistics: any authenticated caller, person or worker (401 anonymous).
-pub fn may_read_worker_stats(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_anonymous() {
-        return Err(ApiError::Unauthorized("authentication required".into()));
-    }
-    Ok(())
 }
 
 /// A worker filing a log entry under `project`: it must be a project the worker may read (403 for a private

@@ -25,17 +25,25 @@ fn not_found(project: impl std::fmt::Display) -> ApiError {
     ApiError::NotFound(format!("project {project} not found"))
 }
 
-/// A project by id or name; 404 when there is none.
+/// The answer for a project that does not exist, and (`policy`) for one hidden from the caller: one fixed
+/// body, so that neither the reference the caller used nor the hidden project's id tells them apart.
+pub fn missing() -> ApiError {
+    ApiError::NotFound("project not found".into())
+}
+
+/// A project by id or name; 404 ([`missing`]) when there is none.
 pub fn resolve(db: &dyn Db, project: &Ref) -> Result<Project, ApiError> {
-    store::find(db, project)?.ok_or_else(|| match project {
-        Ref::Id(id) => not_found(id),
-        Ref::Name(name) => not_found(format!("`{name}`")),
-    })
+    store::find(db, project)?.ok_or_else(missing)
 }
 
 /// The project whose `git_repo` is `repo` (the git receive hook), if any.
 pub fn find_by_git_repo(db: &dyn Db, repo: &str) -> Result<Option<Project>, ApiError> {
     Ok(store::find_by_git_repo(db, repo)?)
+}
+
+/// A project by id or name, if there is one.
+pub fn find(db: &dyn Db, project: &Ref) -> Result<Option<Project>, ApiError> {
+    Ok(store::find(db, project)?)
 }
 
 /// A project by id; 404 when there is none.

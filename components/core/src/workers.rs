@@ -7,7 +7,7 @@ use crate::db::Db;
 use crate::domain::accounts::LAST_USED_GRANULARITY;
 use crate::domain::worker::{Worker, WorkerInput, WorkerPatch, WorkerSecret, WorkerStat};
 use crate::error::ApiError;
-use crate::query::Page;
+use crate::query::{Page, Scope};
 use crate::secrets;
 use crate::store::workers as store;
 use base64::Engine as _;
@@ -75,9 +75,18 @@ pub fn rotate_secret(db: &dyn Db, id: i64, now: i64) -> Result<WorkerSecret, Api
     Ok(WorkerSecret { worker, secret })
 }
 
-/// `GET /workers/stats`.
-pub fn stats(db: &dyn Db) -> Result<Vec<WorkerStat>, ApiError> {
-    Ok(store::stats(db)?)
+/// `GET /workers/stats` over the workers within `scope` (`policy::workers_scope`).
+pub fn stats(db: &dyn Db, scope: &Scope) -> Result<Vec<WorkerStat>, ApiError> {
+    Ok(store::stats(db, scope)?)
+}
+
+/// A worker by id if it is within `scope`; 404 otherwise, the same answer as for a worker that does not
+/// exist, so ids outside the caller's scope reveal nothing.
+pub fn get_in_scope(db: &dyn Db, id: i64, scope: &Scope) -> Result<Worker, ApiError> {
+    if !store::in_scope(db, id, scope)? {
+        return Err(not_found(id));
+    }
+    get(db, id)
 }
 
 /// Turns JSON-text columns of a collection page (`tags`, `meta` of `/workers`; `data` of `/logs`) into JSON.

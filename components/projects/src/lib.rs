@@ -132,15 +132,25 @@ fn delete_grant(ctx: &Ctx) -> Result<Response, ApiError> {
 
 // ----- /projects/{p}/access-requests -----
 
-/// A worker asks for ASSIGN and/or SUBMIT. Any existing project, including private and hidden ones (a worker
-/// must be able to ask before it can read); 201 with the (pending, or already accepted) access row.
+/// A worker asks for ASSIGN and/or SUBMIT, on any project (a worker must be able to ask before it can
+/// read): 201 with the (pending, or already accepted) access row; for a hidden project the worker may not
+/// read, and for a missing one, 202 with a fixed body (`policy::blind_access_request`).
 fn request_access(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let worker = caller::require_worker(&caller)?;
-    let db = ctx.db()?;
-    let project = projects::resolve(db, &project_ref(ctx))?;
     let request: AccessRequest = ctx.json()?;
-    Ok(Response::created(&projects::request_access(db, project.id, worker.id, &request, clock::now())?))
+    request.validate()?;
+    let db = ctx.db()?;
+    let project = projects::find(db, &project_ref(ctx))?;
+    let blind = policy::blind_access_request(db, worker, project.as_ref())?;
+    let Some(project) = project else { return Ok(access_request_taken()) };
+    let access = projects::request_access(db, project.id, worker.id, &request, clock::now())?;
+    Ok(if blind { access_request_taken() } else { Response::created(&access) })
+}
+
+/// The blind answer to an access request: the same for a hidden project and a missing one.
+fn access_request_taken() -> Response {
+    Response::json(202, &json!({"detail": "access request taken; a manager of the project decides on it"}))
 }
 
 fn list_access_requests(ctx: &Ctx) -> Result<Response, ApiError> {

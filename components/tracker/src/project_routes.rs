@@ -38,9 +38,12 @@ pub(crate) fn project_request_access(ctx: &Ctx) -> Result<Response, ApiError> {
     let worker = caller::require_worker(&caller)?;
     let request: wire::AccessBody = body(ctx)?;
     let db = ctx.db()?;
-    let project = projects::get(db, request.project)?;
     let ask = AccessRequest { assign: request.assign, submit: request.submit };
-    projects::request_access(db, project.id, worker.id, &ask, clock::now())?;
+    ask.validate()?;
+    // A missing project and a hidden one answer alike (`policy::blind_access_request`): ok, nothing more.
+    if let Some(project) = projects::find(db, &Ref::Id(request.project))? {
+        projects::request_access(db, project.id, worker.id, &ask, clock::now())?;
+    }
     Ok(wire::ok_empty())
 }
 
@@ -82,7 +85,9 @@ pub(crate) fn project_create(ctx: &Ctx) -> Result<Response, ApiError> {
     let principal = caller::require_person(&caller)?;
     let request: wire::ProjectBody = body(ctx)?;
     let creator = principal.user().map(|user| user.id);
-    let project = projects::create(ctx.db()?, creator, &request.input()?, clock::now())?;
+    let input = request.input()?;
+    policy::may_chain_to(ctx.db()?, &caller, &input.fields())?;
+    let project = projects::create(ctx.db()?, creator, &input, clock::now())?;
     Ok(wire::ok(json!({"id": project.id})))
 }
 
@@ -91,6 +96,9 @@ pub(crate) fn project_update(ctx: &Ctx) -> Result<Response, ApiError> {
     let request: wire::ProjectBody = body(ctx)?;
     let patch = request.patch()?;
     policy::may_edit(db, &caller, &project, patch.visibility)?;
+    if patch.chain.is_some() {
+        policy::may_chain_to(db, &caller, &patch.apply(&project.fields()))?;
+    }
     projects::update(db, project.id, &patch, clock::now())?;
     Ok(wire::ok_empty())
 }

@@ -32,8 +32,7 @@ pub(crate) fn worker_update(ctx: &Ctx) -> Result<Response, ApiError> {
 pub(crate) fn worker_get(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let id = id_param(ctx, "id", "worker")?;
-    policy::may_read_worker(&caller, id)?;
-    Ok(wire::ok(json!({"worker": wire::worker(&workers::get(ctx.db()?, id)?, None)})))
+    Ok(wire::ok(json!({"worker": wire::worker(&policy::readable_worker(ctx.db()?, &caller, id)?, None)})))
 }
 
 /// Administrators (as the native `pause`/`unpause`).
@@ -46,6 +45,6 @@ pub(crate) fn worker_set_paused(ctx: &Ctx) -> Result<Response, ApiError> {
 }
 
 pub(crate) fn worker_stats(ctx: &Ctx) -> Result<Response, ApiError> {
-    policy::may_read_worker_stats(&caller::authenticate(ctx)?)?;
-    Ok(wire::ok(wire::worker_stats(&workers::stats(ctx.db()?)?)))
+    let scope = policy::workers_scope(&caller::authenticate(ctx)?)?;
+    Ok(wire::ok(wire::worker_stats(&workers::stats(ctx.db()?, &scope)?)))
 }

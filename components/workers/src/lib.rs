@@ -12,7 +12,6 @@ use conveyor_core::control;
 use conveyor_core::domain::worker::{LogInput, WorkerInput, WorkerPatch};
 use conveyor_core::logs;
 use conveyor_core::policy;
-use conveyor_core::query::Scope;
 use conveyor_core::workers::{self, Action};
 use conveyor_core::{ApiError, Ctx, Response, Router, route};
 
@@ -26,27 +25,27 @@ fn register(ctx: &Ctx) -> Result<Response, ApiError> {
     Ok(Response::created(&workers::register(ctx.db()?, &input, clock::now())?))
 }
 
-/// Signed-in users (not workers, not anonymous callers).
+/// Signed-in users (not workers, not anonymous callers), within `policy::workers_scope`: administrators
+/// every worker, others the workers of projects they are members of.
 fn list(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     caller::require_person(&caller)?;
-    let mut listing = ctx.listing(&workers::RESOURCE, &Scope::default())?;
+    let mut listing = ctx.listing(&workers::RESOURCE, &policy::workers_scope(&caller)?)?;
     workers::decode_json_fields(&mut listing.page, &["tags", "meta"]);
     Ok(Response::ok(&listing.to_json(&ctx.request)))
 }
 
-/// Signed-in users and workers.
+/// Signed-in users and workers, within `policy::workers_scope` (a worker sees itself).
 fn stats(ctx: &Ctx) -> Result<Response, ApiError> {
-    policy::may_read_worker_stats(&caller::authenticate(ctx)?)?;
-    Ok(Response::ok(&workers::stats(ctx.db()?)?))
+    let scope = policy::workers_scope(&caller::authenticate(ctx)?)?;
+    Ok(Response::ok(&workers::stats(ctx.db()?, &scope)?))
 }
 
-/// Signed-in users, and the worker itself.
+/// The worker itself, and people whose `policy::workers_scope` holds it (404 for anyone else).
 fn get(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let id = worker_id(ctx)?;
-    policy::may_read_worker(&caller, id)?;
-    Ok(Response::ok(&workers::get(ctx.db()?, id)?))
+    Ok(Response::ok(&policy::readable_worker(ctx.db()?, &caller, id)?))
 }
 
 /// The worker itself or an administrator.

@@ -556,10 +556,16 @@ fn projects(s: &mut Schemas) -> Vec<Op> {
             "projects",
             "Ask for ASSIGN and/or SUBMIT",
             WorkerOnly,
-            "workers (any existing project, also private and hidden ones).",
+            "workers (any project: a hidden one the worker may not read, and a missing one, answer 202 alike).",
         )
         .body(s.request::<AccessRequest>())
-        .answers(201, "The access row (pending, or already accepted).", s.response::<WorkerAccess>()),
+        .answers(201, "The access row (pending, or already accepted).", s.response::<WorkerAccess>())
+        .answers(
+            202,
+            "Taken, nothing more: a hidden project the worker may not read (the request is recorded) or a \
+             missing one (nothing is), indistinguishably.",
+            json!({"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}),
+        ),
         op(
             "GET",
             "/api/v1/projects/:project/access-requests",
@@ -580,7 +586,7 @@ fn projects(s: &mut Schemas) -> Vec<Op> {
 
 fn workers(s: &mut Schemas) -> Vec<Op> {
     let worker = s.response::<Worker>();
-    let people = "signed-in people (not workers).";
+    let people = "signed-in people (not workers): the workers they may see (docs/tasks.md, \"Who sees a worker\").";
     vec![
         op("GET", "/api/v1/workers", "listWorkers", "workers", "Workers", Person, people).listing(
             s,
@@ -607,7 +613,7 @@ fn workers(s: &mut Schemas) -> Vec<Op> {
             "workers",
             "Closed tasks per worker",
             Caller,
-            "signed-in people and workers.",
+            "signed-in people (the workers they may see: docs/tasks.md, \"Who sees a worker\") and workers (themselves).",
         )
         .answers(200, "One row per worker.", json!({"type": "array", "items": s.response::<WorkerStat>()})),
         op(
@@ -617,7 +623,7 @@ fn workers(s: &mut Schemas) -> Vec<Op> {
             "workers",
             "A worker",
             Caller,
-            "signed-in people, and the worker itself.",
+            "the worker itself, administrators, members of a project it asked to join (404 for anyone else).",
         )
         .path_type("id", integer())
         .answers(200, "The worker (never its secret).", worker.clone()),

@@ -1,6 +1,7 @@
-//! `logs`: worker log entries with per-project retention. Each row carries `seq`, its number within its
-//! project (NULL project = one bucket of its own); appending and trimming to the newest `keep` rows are one
-//! transaction of two indexed statements, so retention is exact and costs O(log n) per entry.
+//! `logs`: worker log entries with per-project retention and a per-worker quota. Each row carries `seq`, its
+//! number within its project (NULL project = one bucket of its own), and `wseq`, its number among its
+//! worker's rows in that project; appending and trimming (the worker to its newest rows, then the project)
+//! are one transaction of indexed statements, so retention is exact and costs O(log n) per entry.
 
 use crate::db::{self, Db, DbError, Row};
 use crate::domain::worker::{LogInput, LogLevel, LogRecord};
@@ -37,33 +38,62 @@ fn from_row(row: &Row<'_>) -> Result<LogRecord, DbError> {
     })
 }
 
-/// Appends an entry (timestamp defaults to `now`) and trims its project to the newest `keep` rows.
+/// How many rows a project's log keeps, and how many of them one worker may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The newest rows kept per project (entries without a project: one bucket of this size).
+    pub per_project: i64,
+    /// The newest rows kept per worker within one project; a worker over it loses its own oldest rows.
+    pub per_worker: i64,
+}
+
+/// Appends an entry (timestamp defaults to `now`), trims the worker's rows in that project to its newest
+/// `retention.per_worker`, then the project to its newest `retention.per_project` rows (counted in
+/// `log_counts`, since a worker's trim leaves gaps in `seq`).
 /// A `project` that does not exist is [`DbError::ForeignKey`].
-pub fn append(db: &dyn Db, worker: Option<i64>, entry: &LogInput, now: i64, keep: i64) -> Result<LogRecord, DbError> {
+pub fn append(
+    db: &dyn Db,
+    worker: Option<i64>,
+    entry: &LogInput,
+    now: i64,
+    retention: Retention,
+) -> Result<LogRecord, DbError> {
     db::transaction(db, || {
         let rows = db.execute(
-                &format!(
-                    "INSERT INTO logs (level, scope, message, data, worker, project, seq, timestamp) \
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, COALESCE((SELECT MAX(seq) FROM logs WHERE project IS ?6), 0) + 1, ?7 \
-                     RETURNING {COLUMNS}, seq"
-                ),
-                &[
-                    entry.level.as_str().into(),
-                    entry.scope.clone().unwrap_or_default().into(),
-                    entry.message.as_str().into(),
-                    entry.data.as_ref().map(|d| d.to_string()).into(),
-                    worker.into(),
-                    entry.project.into(),
-                    entry.timestamp.unwrap_or(now).into(),
-                ],
+            &format!(
+                "INSERT INTO logs (level, scope, message, data, worker, project, seq, wseq, timestamp) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, COALESCE((SELECT MAX(seq) FROM logs WHERE project IS ?6), 0) + 1, \
+                 CASE WHEN ?5 IS NULL THEN NULL ELSE \
+                   COALESCE((SELECT MAX(wseq) FROM logs WHERE project IS ?6 AND worker = ?5), 0) + 1 END, ?7 \
+                 RETURNING {COLUMNS}, wseq"
+            ),
+            &[
+                entry.level.as_str().into(),
+                entry.scope.clone().unwrap_or_default().into(),
+                entry.message.as_str().into(),
+                entry.data.as_ref().map(|d| d.to_string()).into(),
+                worker.into(),
+                entry.project.into(),
+                entry.timestamp.unwrap_or(now).into(),
+            ],
         )?;
         let row = rows.first().ok_or_else(|| DbError::Other("INSERT returned no row".into()))?;
-        let seq = row.int("seq")?;
+        let wseq = row.opt_int("wseq")?;
         let record = from_row(&row)?;
-        if seq > keep {
+        if let Some(wseq) = wseq
+            && wseq > retention.per_worker
+        {
             db.execute(
-                "DELETE FROM logs WHERE project IS ? AND seq <= ?",
-                &[entry.project.into(), (seq - keep).into()],
+                "DELETE FROM logs WHERE project IS ? AND worker = ? AND wseq <= ?",
+                &[entry.project.into(), worker.into(), (wseq - retention.per_worker).into()],
+            )?;
+        }
+        let held = db.execute("SELECT rows FROM log_counts WHERE bucket = ?", &[entry.project.unwrap_or(0).into()])?;
+        let over = held.map_first(|row| row.int("rows"))?.unwrap_or(0) - retention.per_project;
+        if over > 0 {
+            db.execute(
+                "DELETE FROM logs WHERE id IN (SELECT id FROM logs WHERE project IS ? ORDER BY seq LIMIT ?)",
+                &[entry.project.into(), over.into()],
             )?;
         }
         Ok(record)

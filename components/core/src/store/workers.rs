@@ -2,8 +2,9 @@
 //! which the API renders, cannot carry it.
 
 use crate::db::{Db, DbError, Row};
+use crate::domain::roles;
 use crate::domain::worker::{Worker, WorkerChanges, WorkerFields, WorkerStat};
-use crate::query::{Field, Kind, Resource};
+use crate::query::{Field, Kind, Resource, Scope};
 
 const COLUMNS: &str = "id, alias, tags, meta, paused, closed_task_count, created_at, updated_at";
 
@@ -126,10 +127,52 @@ pub fn set_secret_hash(db: &dyn Db, id: i64, secret_hash: &[u8], now: i64) -> Re
     rows.map_first(from_row)
 }
 
-/// `GET /workers/stats`: every worker's alias, closed task count and pause flag, most productive first.
-pub fn stats(db: &dyn Db) -> Result<Vec<WorkerStat>, DbError> {
-    let rows = db
-        .execute("SELECT id, alias, closed_task_count, paused FROM workers ORDER BY closed_task_count DESC, id", &[])?;
+/// Workers a user may see (SQL over the alias `w`): those with an access row, pending or accepted, on a
+/// project where the user holds READ through their own grant or an active group's. Public projects count only
+/// through such a grant: reading a public project does not make its workers visible.
+pub fn member_scope(user: i64) -> Scope {
+    Scope {
+        sql: format!(
+            "w.id IN (SELECT a.worker_id FROM worker_access a WHERE \
+               EXISTS (SELECT 1 FROM project_user_grants g WHERE g.project_id = a.project_id AND g.user_id = ? \
+                       AND (g.role & {read}) <> 0) \
+               OR EXISTS (SELECT 1 FROM project_group_grants g JOIN group_members m ON m.group_id = g.group_id \
+                          JOIN user_groups ug ON ug.id = g.group_id \
+                          WHERE g.project_id = a.project_id AND m.user_id = ? AND ug.active = 1 \
+                          AND (g.role & {read}) <> 0))",
+            read = roles::READ
+        ),
+        params: vec![user.into(), user.into()],
+    }
+}
+
+/// The worker itself (SQL over the alias `w`).
+pub fn own_scope(worker: i64) -> Scope {
+    Scope { sql: "w.id = ?".into(), params: vec![worker.into()] }
+}
+
+/// `scope` as a condition (empty = every row).
+fn condition(scope: &Scope) -> String {
+    if scope.sql.trim().is_empty() { "1".to_string() } else { format!("({})", scope.sql) }
+}
+
+/// Whether the worker with this id exists within `scope`.
+pub fn in_scope(db: &dyn Db, id: i64, scope: &Scope) -> Result<bool, DbError> {
+    let mut params = vec![crate::db::Value::from(id)];
+    params.extend(scope.params.iter().cloned());
+    let sql = format!("SELECT 1 FROM workers w WHERE w.id = ? AND {}", condition(scope));
+    Ok(!db.execute(&sql, &params)?.rows.is_empty())
+}
+
+/// `GET /workers/stats`: the alias, closed task count and pause flag of the workers within `scope`, most
+/// productive first.
+pub fn stats(db: &dyn Db, scope: &Scope) -> Result<Vec<WorkerStat>, DbError> {
+    let sql = format!(
+        "SELECT w.id, w.alias, w.closed_task_count, w.paused FROM workers w WHERE {} \
+         ORDER BY w.closed_task_count DESC, w.id",
+        condition(scope)
+    );
+    let rows = db.execute(&sql, &scope.params)?;
     rows.map_all(|row| {
         Ok(WorkerStat {
             id: row.int("id")?,

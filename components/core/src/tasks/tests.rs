@@ -42,7 +42,7 @@ fn submit_stores_every_field_with_defaults() {
 fn unknown_projects_and_tasks_are_404() {
     let fx = Fx::new();
     let missing = crate::projects::resolve(&fx.db, &Ref::Id(999)).unwrap_err();
-    assert_eq!((missing.status(), missing.to_string()), (404, "project 999 not found".to_string()));
+    assert_eq!((missing.status(), missing.to_string()), (404, "project not found".to_string()));
     let by_name = crate::projects::resolve(&fx.db, &Ref::Name("nope".into())).unwrap_err();
     assert_eq!(by_name.status(), 404);
     // A project deleted between resolving and inserting: the foreign key answers 404, nothing is written.

@@ -2,6 +2,7 @@ use super::*;
 use crate::db::Db;
 use crate::domain::worker::{LogInput, LogLevel};
 use crate::query::{Scope, parse, run};
+use crate::store::logs::Retention;
 use crate::tasks::fixtures::{Fx, T0};
 use serde_json::json;
 
@@ -90,7 +91,7 @@ fn patches_pauses_and_stats() {
         }
     }
     set_paused(&fx.db, a, true, T0).unwrap();
-    let stats = stats(&fx.db).unwrap();
+    let stats = stats(&fx.db, &Scope::default()).unwrap();
     let rows: Vec<(&str, i64, bool)> =
         stats.iter().map(|s| (s.alias.as_str(), s.closed_task_count, s.paused)).collect();
     assert_eq!(rows, [("b", 2, false), ("renamed", 1, true)]);
@@ -126,12 +127,13 @@ fn logs_keep_the_newest_rows_per_project() {
         timestamp: None,
         project,
     };
+    let keep = |n| Retention { per_project: n, per_worker: n };
     for n in 0..12 {
-        crate::store::logs::append(&fx.db, Some(worker), &entry(Some(p.id), n), T0 + n, 5).unwrap();
+        crate::store::logs::append(&fx.db, Some(worker), &entry(Some(p.id), n), T0 + n, keep(5)).unwrap();
     }
     for n in 0..3 {
-        crate::store::logs::append(&fx.db, Some(worker), &entry(Some(q.id), n), T0, 5).unwrap();
-        crate::store::logs::append(&fx.db, None, &entry(None, n), T0, 2).unwrap();
+        crate::store::logs::append(&fx.db, Some(worker), &entry(Some(q.id), n), T0, keep(5)).unwrap();
+        crate::store::logs::append(&fx.db, None, &entry(None, n), T0, keep(2)).unwrap();
     }
     assert_eq!(crate::store::logs::count(&fx.db, Some(p.id)).unwrap(), 5);
     assert_eq!(crate::store::logs::count(&fx.db, Some(q.id)).unwrap(), 3, "other projects are not trimmed");
@@ -177,4 +179,43 @@ fn log_retention_is_one_indexed_range() {
         .unwrap();
     let steps: Vec<String> = plan.iter().map(|row| row.text("detail").unwrap()).collect();
     assert!(steps.iter().any(|s| s.contains("logs_by_project_seq")), "{steps:?}");
+}
+
+#[test]
+fn a_flooding_worker_evicts_only_its_own_log_entries() {
+    let fx = Fx::new();
+    let p = fx.project("flooded");
+    let (quiet, noisy) = (register_alias(&fx, "quiet").worker.id, register_alias(&fx, "noisy").worker.id);
+    let entry = |n: i64| LogInput {
+        level: LogLevel::Info,
+        scope: None,
+        message: format!("m{n}"),
+        data: None,
+        timestamp: None,
+        project: Some(p.id),
+    };
+    let retention = Retention { per_project: 10, per_worker: 3 };
+    for n in 0..2 {
+        crate::logs::append_within(&fx.db, Some(quiet), &entry(n), T0, retention).unwrap();
+    }
+    crate::logs::append_within(&fx.db, None, &entry(100), T0, retention).unwrap();
+    for n in 0..50 {
+        crate::logs::append_within(&fx.db, Some(noisy), &entry(200 + n), T0, retention).unwrap();
+    }
+    let kept = fx.db.execute("SELECT message FROM logs WHERE project = ? ORDER BY id", &[p.id.into()]).unwrap();
+    let kept: Vec<String> = kept.iter().map(|row| row.text("message").unwrap()).collect();
+    assert_eq!(
+        kept,
+        ["m0", "m1", "m100", "m247", "m248", "m249"],
+        "the others' entries stay; the flooder keeps its newest 3"
+    );
+    // The project limit still applies once enough workers write.
+    for worker in 0..4 {
+        let id = register_alias(&fx, &format!("w{worker}")).worker.id;
+        for n in 0..3 {
+            crate::logs::append_within(&fx.db, Some(id), &entry(300 + n), T0, retention).unwrap();
+        }
+    }
+    assert_eq!(crate::store::logs::count(&fx.db, Some(p.id)).unwrap(), 10);
+    const { assert!(crate::logs::RETENTION.per_worker * 10 <= crate::logs::RETENTION.per_project) };
 }

@@ -145,7 +145,7 @@ impl Table {
                 .security(&[&person(), &anyone()]), worker_body.clone()), created, &[400, 401, 403, 429]),
             self.ok(body(op("POST", "/worker/update", "tracker_worker_update", TAG, "Change the calling worker's alias", "the worker")
                 .security(&[&worker()]), worker_body), &[400, 401, 403]),
-            self.done(op("GET", "/worker/get/:id", "tracker_worker_get", TAG, "A worker", "the worker itself, signed-in managers")
+            self.done(op("GET", "/worker/get/:id", "tracker_worker_get", TAG, "A worker", "the worker itself, administrators, members of a project it asked to join")
                 .security(&[&worker(), &person()]).path("id", "Worker id", int()), answer, &[401, 403, 404]),
             self.ok(body(op("POST", "/worker/set_paused", "tracker_worker_set_paused", TAG, "Pause or unpause a worker",
                 "administrators").security(&[&person()]), s.request::<SetPausedBody>()), &[400, 401, 403, 404]),
