@@ -55,6 +55,8 @@ async fn fuzz(app: &TestHost, label: &str, headers: &[String], filters: &[&str],
     std::fs::write(&config_file, config).expect("writing the config");
     let mut command = tokio::process::Command::new(st);
     command
+        // Schemathesis keeps its cache (`.schemathesis/`) in its working directory: under target/, not the tree.
+        .current_dir(&report)
         .env("PYTHONPATH", repo_root().join("tests/fuzz"))
         .env("SCHEMATHESIS_HOOKS", "conveyor_checks")
         .arg("--config-file")
