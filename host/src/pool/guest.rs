@@ -137,9 +137,7 @@ fn refusal(context: &AuthContext<'_>) -> Option<String> {
         AuthAction::CreateTempTable { .. }
         | AuthAction::CreateTempIndex { .. }
         | AuthAction::CreateTempTrigger { .. }
-        | AuthAction::CreateTempView { .. } => {
-            Some(format!("TEMP tables, indexes, triggers and views are refused: {state}"))
-        }
+        | AuthAction::CreateTempView { .. } => Some(temporary()),
         AuthAction::Pragma { pragma_name, pragma_value: Some(value) } if !pragma_allowed(pragma_name, value) => {
             Some(format!("PRAGMA {pragma_name} = {value} is refused: {state}"))
         }
