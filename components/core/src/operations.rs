@@ -6,9 +6,10 @@
 use crate::caller::{self, Caller};
 use crate::db::Db;
 use crate::domain::accounts::Ref;
-use crate::domain::project::{Grants, Project, ProjectInput, ProjectPatch, WorkerAccess};
+use crate::domain::project::{AccessRequest, Grants, Project, ProjectInput, ProjectPatch, WorkerAccess};
 use crate::domain::roles;
 use crate::domain::task::{SubmitRequest, Task};
+use crate::domain::worker::Worker;
 use crate::error::ApiError;
 use crate::platform::Kv;
 use crate::{policy, projects, tasks};
@@ -165,4 +166,22 @@ pub fn task_action(db: &dyn Db, caller: &Caller, id: i64, action: tasks::Action,
         other => other,
     })?;
     action.run(db, task.id, now)
+}
+
+/// A worker's access request, on every surface: recorded on any existing project; answered with the access
+/// row, or `None` (answered "taken", nothing more) for a missing project and a hidden one the worker may not
+/// read alike (`policy::blind_access_request`).
+pub fn request_access(
+    db: &dyn Db,
+    worker: &Worker,
+    project: &Ref,
+    request: &AccessRequest,
+    now: i64,
+) -> Result<Option<WorkerAccess>, ApiError> {
+    request.validate()?;
+    let project = projects::find(db, project)?;
+    let blind = policy::blind_access_request(db, worker, project.as_ref())?;
+    let Some(project) = project else { return Ok(None) };
+    let access = projects::request_access(db, project.id, worker.id, request, now)?;
+    Ok((!blind).then_some(access))
 }

@@ -139,13 +139,10 @@ fn request_access(ctx: &Ctx) -> Result<Response, ApiError> {
     let caller = caller::authenticate(ctx)?;
     let worker = caller::require_worker(&caller)?;
     let request: AccessRequest = ctx.json()?;
-    request.validate()?;
-    let db = ctx.db()?;
-    let project = projects::find(db, &project_ref(ctx))?;
-    let blind = policy::blind_access_request(db, worker, project.as_ref())?;
-    let Some(project) = project else { return Ok(access_request_taken()) };
-    let access = projects::request_access(db, project.id, worker.id, &request, clock::now())?;
-    Ok(if blind { access_request_taken() } else { Response::created(&access) })
+    Ok(match operations::request_access(ctx.db()?, worker, &project_ref(ctx), &request, clock::now())? {
+        Some(access) => Response::created(&access),
+        None => access_request_taken(),
+    })
 }
 
 /// The blind answer to an access request: the same for a hidden project and a missing one.

@@ -8,9 +8,9 @@ use conveyor_core::db::Db;
 use conveyor_core::domain::accounts::Ref;
 use conveyor_core::domain::project::AccessRequest;
 use conveyor_core::domain::roles;
-use conveyor_core::policy;
 use conveyor_core::projects::{self, SecretKind};
 use conveyor_core::{ApiError, Ctx, Response, clock};
+use conveyor_core::{operations, policy};
 use serde_json::{Value as Json, json};
 
 pub(crate) fn project_get(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -39,11 +39,8 @@ pub(crate) fn project_request_access(ctx: &Ctx) -> Result<Response, ApiError> {
     let request: wire::AccessBody = body(ctx)?;
     let db = ctx.db()?;
     let ask = AccessRequest { assign: request.assign, submit: request.submit };
-    ask.validate()?;
     // A missing project and a hidden one answer alike (`policy::blind_access_request`): ok, nothing more.
-    if let Some(project) = projects::find(db, &Ref::Id(request.project))? {
-        projects::request_access(db, project.id, worker.id, &ask, clock::now())?;
-    }
+    operations::request_access(db, worker, &Ref::Id(request.project), &ask, clock::now())?;
     Ok(wire::ok_empty())
 }
 
