@@ -9,7 +9,7 @@ use crate::domain::project::Project;
 use crate::domain::roles;
 use crate::domain::task::{
     self, BatchReleaseItem, BulkResult, Heartbeat, HeartbeatRequest, ItemReleased, MAX_BATCH, MAX_RECIPE_BYTES,
-    ReleaseRequest, ReleaseResult, Released, Task, TaskSpec,
+    ReleaseRequest, ReleaseResult, Released, Task, TaskSpec, TaskStatus,
 };
 use crate::error::ApiError;
 use crate::platform::Kv;
@@ -19,6 +19,7 @@ use crate::store::projects as project_store;
 use crate::store::tasks::{self as store, Refusal};
 use serde::Deserialize;
 use serde_json::Value as Json;
+use std::collections::HashSet;
 
 pub use crate::store::tasks::{RESOURCE, scope_of_projects};
 
@@ -202,15 +203,26 @@ pub fn release_many(
         })?;
         checked.push((item.id, checked_item));
     }
+    // Each task's first item is its release; an item repeating an id finds the task released already.
+    let mut seen = HashSet::with_capacity(checked.len());
+    let first: Vec<bool> = checked.iter().map(|(id, _)| seen.insert(*id)).collect();
+    let plain_oks: Vec<(i64, Option<&str>)> = checked
+        .iter()
+        .zip(&first)
+        .filter(|((_, (result, _, _)), first)| **first && *result == ReleaseResult::Ok)
+        .map(|((id, (_, _, output)), _)| (*id, *output))
+        .collect();
     db::transaction(db, || {
+        // The common case, OK without a quorum, is one statement for the whole batch.
+        let closed = store::close_held(db, worker, &plain_oks, now)?;
         let mut answers = Vec::with_capacity(checked.len());
-        for (id, (result, verification, output)) in &checked {
-            let released = store::release(db, worker, *id, *result, *verification, *output, now)?;
-            answers.push(ItemReleased {
-                id: *id,
-                updated: released.is_some(),
-                status: released.map(|released| released.status),
-            });
+        for ((id, (result, verification, output)), first) in checked.iter().zip(&first) {
+            let status = if *first && closed.contains(id) {
+                Some(TaskStatus::Closed)
+            } else {
+                store::release(db, worker, *id, *result, *verification, *output, now)?.map(|released| released.status)
+            };
+            answers.push(ItemReleased { id: *id, updated: status.is_some(), status });
         }
         Ok(answers)
     })

@@ -22,6 +22,10 @@ const CANCELLABLE: &str = "'new', 'assigned', 'failed'";
 /// Open statuses (`TaskStatus::is_open`): priority may still change.
 const OPEN: &str = "'new', 'assigned', 'failed'";
 
+/// What closing a released task sets, but for its result (parameters: closed_at, updated_at).
+const CLOSE: &str =
+    "status = 'closed', progress = 100, lease_expires_at = NULL, released_as = 0, closed_at = ?, updated_at = ?";
+
 /// The lease of a claim or an `extend: true` heartbeat, as SQL over the row.
 const LEASE: &str = "CASE WHEN max_assign_time > 0 THEN max_assign_time ELSE 3600 END";
 
@@ -393,10 +397,10 @@ fn release_ok(
     let close = |quorum: &str| {
         db.execute(
             &format!(
-                "UPDATE tasks SET status = 'closed', result = ?, progress = 100, lease_expires_at = NULL, \
-                 released_as = 0, closed_at = ?, updated_at = ? WHERE id = ? AND assignee = ? AND status = 'assigned' {quorum} RETURNING id"
+                "UPDATE tasks SET {CLOSE}, result = ? WHERE id = ? AND assignee = ? AND status = 'assigned' {quorum} \
+                 RETURNING id"
             ),
-            &[output.into(), now.into(), now.into(), id.into(), worker.into()],
+            &[now.into(), now.into(), output.into(), id.into(), worker.into()],
         )
     };
     if !close("AND verification_count <= 1")?.rows.is_empty() {
@@ -444,6 +448,28 @@ fn release_ok(
         )?;
         Ok(Some(Released { updated: true, status: TaskStatus::Closed }))
     })
+}
+
+/// OK releases, in one statement, of those `(id, output)` pairs whose task `worker` holds and which need no
+/// quorum (`verification_count <= 1`): each closes as [`release`] with OK closes it. Answers the ids closed;
+/// the others (not held, or with votes to collect) are for [`release`], one by one. Ids must be distinct.
+pub fn close_held(db: &dyn Db, worker: i64, items: &[(i64, Option<&str>)], now: i64) -> Result<HashSet<i64>, DbError> {
+    if items.is_empty() {
+        return Ok(HashSet::new());
+    }
+    // `+` keeps the planner from searching the worker's tasks and scanning the list for each: the list
+    // leads, and each item is one lookup by id.
+    let items = serde_json::to_string(items).map_err(|error| DbError::Other(error.to_string()))?;
+    let rows = db.execute(
+        &format!(
+            "UPDATE tasks SET {CLOSE}, result = r.value ->> 1 FROM json_each(?) r \
+             WHERE tasks.id = r.value ->> 0 AND +tasks.assignee = ? AND +tasks.status = 'assigned' \
+               AND tasks.verification_count <= 1 \
+             RETURNING tasks.id"
+        ),
+        &[now.into(), now.into(), items.into(), worker.into()],
+    )?;
+    Ok(rows.map_all(|row| row.int("id"))?.into_iter().collect())
 }
 
 fn changed_inside_transaction() -> DbError {

@@ -751,6 +751,77 @@ fn batch_claims_take_tasks_in_claim_order_and_batch_releases_answer_per_item() {
     assert_eq!(tasks::release_many(&fx.db, worker, &[], T0).unwrap_err().status(), 422);
 }
 
+/// A batch release changes the database exactly as the same releases made one by one, in order: plain OKs
+/// (closed together in one statement), a quorum vote, a fail, a skip, repeated ids, tasks not held, and the
+/// chained copies and worker credits that closing makes.
+#[test]
+fn a_batch_release_changes_what_the_same_single_releases_change() {
+    let items = |ids: &[i64]| {
+        let item = |id: i64, result: i64, verification: Option<i64>, output: Option<&str>| BatchReleaseItem {
+            id,
+            result,
+            verification,
+            output: output.map(String::from),
+        };
+        vec![
+            item(ids[0], 0, None, Some("first")),
+            item(ids[1], 0, Some(3), None),
+            item(ids[2], 0, Some(7), Some("a vote")),
+            item(ids[3], 1, None, Some("failed once")),
+            item(ids[0], 0, None, Some("repeated")),
+            item(ids[4], 2, None, None),
+            item(ids[5], 0, None, Some("not mine")),
+            item(ids[3], 0, None, None),
+            item(999_999, 0, None, None),
+        ]
+    };
+    let run = |batch: bool| {
+        let fx = Fx::new();
+        let next = fx.project("next");
+        let project = fx.project_with("first", |p| p.chain = Some(next.id));
+        let (worker, other) = (fx.worker("w"), fx.worker("o"));
+        let mut ids: Vec<i64> = (0..5)
+            .map(|i| {
+                let quorum = if i == 2 { Some(2) } else { None };
+                fx.submit_spec(&project, TaskSpec { verification_count: quorum, ..Fx::spec(&format!("t{i}")) }).id
+            })
+            .collect();
+        for _ in 0..5 {
+            fx.claim_in(worker, &project, T0).unwrap();
+        }
+        ids.push(fx.submit(&project, "another's", 0).id);
+        fx.claim_in(other, &project, T0).unwrap();
+        let answers: Vec<(i64, bool, Option<TaskStatus>)> = if batch {
+            let answers = tasks::release_many(&fx.db, worker, &items(&ids), T0 + 1).unwrap();
+            answers.iter().map(|a| (a.id, a.updated, a.status)).collect()
+        } else {
+            items(&ids)
+                .iter()
+                .map(|item| match tasks::release(&fx.db, worker, item.id, &item.request(), T0 + 1) {
+                    Ok(released) => (item.id, true, Some(released.status)),
+                    Err(_) => (item.id, false, None),
+                })
+                .collect()
+        };
+        let dump = |sql: &str| fx.db.execute(sql, &[]).unwrap().rows;
+        let state = [
+            dump("SELECT * FROM tasks ORDER BY id"),
+            // (Each run's workers have secrets of their own.)
+            dump("SELECT id, alias, paused, closed_task_count, updated_at FROM workers ORDER BY id"),
+            dump("SELECT * FROM task_verifications ORDER BY task, worker"),
+            dump("SELECT * FROM projects ORDER BY id"),
+        ];
+        (answers, state)
+    };
+    let (batch_answers, batch_state) = run(true);
+    let (single_answers, single_state) = run(false);
+    assert_eq!(batch_answers, single_answers);
+    assert_eq!(batch_state, single_state);
+    let updated: Vec<bool> = batch_answers.iter().map(|(_, updated, _)| *updated).collect();
+    assert_eq!(updated, [true, true, true, true, false, true, false, false, false], "{batch_answers:?}");
+    assert_eq!(batch_state[0].len(), 8, "the two closed tasks chained a copy each: {:?}", batch_state[0]);
+}
+
 #[test]
 fn sixteen_concurrent_batch_claimers_never_share_a_task() {
     let platform = crate::testing::TestPlatform::new("batch-claims");
