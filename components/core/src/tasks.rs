@@ -205,19 +205,19 @@ pub fn release_many(
     }
     // Each task's first item is its release; an item repeating an id finds the task released already.
     let mut seen = HashSet::with_capacity(checked.len());
-    let first: Vec<bool> = checked.iter().map(|(id, _)| seen.insert(*id)).collect();
     let plain_oks: Vec<(i64, Option<&str>)> = checked
         .iter()
-        .zip(&first)
-        .filter(|((_, (result, _, _)), first)| **first && *result == ReleaseResult::Ok)
-        .map(|((id, (_, _, output)), _)| (*id, *output))
+        .filter(|(id, _)| seen.insert(*id))
+        .filter(|(_, (result, _, _))| *result == ReleaseResult::Ok)
+        .map(|(id, (_, _, output))| (*id, *output))
         .collect();
     db::transaction(db, || {
         // The common case, OK without a quorum, is one statement for the whole batch.
-        let closed = store::close_held(db, worker, &plain_oks, now)?;
+        let mut closed = store::close_held(db, worker, &plain_oks, now)?;
         let mut answers = Vec::with_capacity(checked.len());
-        for ((id, (result, verification, output)), first) in checked.iter().zip(&first) {
-            let status = if *first && closed.contains(id) {
+        for (id, (result, verification, output)) in &checked {
+            // `remove`: only the id's first item was closed above.
+            let status = if closed.remove(id) {
                 Some(TaskStatus::Closed)
             } else {
                 store::release(db, worker, *id, *result, *verification, *output, now)?.map(|released| released.status)

@@ -457,9 +457,9 @@ pub fn close_held(db: &dyn Db, worker: i64, items: &[(i64, Option<&str>)], now: 
     if items.is_empty() {
         return Ok(HashSet::new());
     }
+    let items = serde_json::to_string(items).map_err(|error| DbError::Other(error.to_string()))?;
     // `+` keeps the planner from searching the worker's tasks and scanning the list for each: the list
     // leads, and each item is one lookup by id.
-    let items = serde_json::to_string(items).map_err(|error| DbError::Other(error.to_string()))?;
     let rows = db.execute(
         &format!(
             "UPDATE tasks SET {CLOSE}, result = r.value ->> 1 FROM json_each(?) r \
