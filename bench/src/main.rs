@@ -4,6 +4,7 @@
 
 mod client;
 mod floor;
+mod hosts;
 mod peer;
 mod scenarios;
 mod stats;
@@ -40,8 +41,8 @@ struct Args {
     /// Tasks preloaded for each native floor run (a thread loops faster than the HTTP cycle).
     #[arg(long, default_value_t = 200_000)]
     floor_preload: usize,
-    /// Tasks preloaded for the batch cycle (it drains ~30,000 a second).
-    #[arg(long, default_value_t = 500_000)]
+    /// Tasks preloaded for the batch cycle (it drains ~40,000 a second; a drained project shows as errors).
+    #[arg(long, default_value_t = 1_000_000)]
     batch_preload: usize,
     /// Tasks per batch claim and release in the batch cycle.
     #[arg(long, default_value_t = 50)]
@@ -54,6 +55,12 @@ struct Args {
     restart_tasks: usize,
     #[arg(long)]
     out: Option<PathBuf>,
+    /// A `spin` binary (Spin 4.0.2): also serve the app on it and on our host, fresh, side by side.
+    #[arg(long)]
+    spin_bin: Option<PathBuf>,
+    /// Clients and workers in the host comparison.
+    #[arg(long, default_value_t = 16)]
+    spin_concurrency: usize,
     /// Run only these scenarios (comma-separated), e.g. to profile one; the default runs all.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Scenario>,
@@ -75,6 +82,8 @@ enum Scenario {
     Restart,
     /// beanstalkd, reserve → delete with the same workers (skipped when not installed).
     Peer,
+    /// Our host and `spin up` side by side (skipped without `--spin-bin`).
+    Hosts,
 }
 
 impl Args {
@@ -223,8 +232,8 @@ async fn run(args: &Args, data: &std::path::Path) -> Result<()> {
         // The batch's SQL natively on one thread: what the one writer can do at most for the batch cycle.
         let floor_dir = data.join("floor-batch");
         std::fs::create_dir_all(&floor_dir)?;
-        // One thread claims ~65,000 a second on a quiet machine: preload for the whole run.
-        let preload = args.batch_preload.max(1_000_000);
+        // One thread claims ~80,000 a second on a quiet machine: preload for the whole run.
+        let preload = args.batch_preload.max(2_000_000);
         results.push(floor::run(&floor_dir, 1, preload, Some(args.batch), plan.warmup, plan.duration)?);
         let _ = std::fs::remove_dir_all(&floor_dir);
     }
@@ -243,6 +252,22 @@ async fn run(args: &Args, data: &std::path::Path) -> Result<()> {
         }
     }
 
+    let mut hosts = None;
+    if args.runs(Scenario::Hosts) {
+        match &args.spin_bin {
+            Some(spin) => {
+                hosts::build_fixture(&repo())?;
+                // Our host runs the cycle at ~5,000/s: twice the cycle's preload lasts the whole pass.
+                let (n, preload) = (args.spin_concurrency, 2 * args.preload);
+                let ours = hosts::pass(hosts::Host::Ours, spin, &repo(), &data.join("ours"), plan, n, preload).await?;
+                let on_spin =
+                    hosts::pass(hosts::Host::Spin, spin, &repo(), &data.join("spin"), plan, n, preload).await?;
+                hosts = Some((ours, on_spin));
+            }
+            None => eprintln!("bench: no --spin-bin: the host comparison is skipped"),
+        }
+    }
+
     let find = |prefix: &str| results.iter().find(|r| r.scenario.starts_with(prefix));
     let cycle = find(&format!("cycle: claim+release ({} workers)", args.workers));
     let few = find(&format!("cycle: claim+release ({} workers)", args.few_workers));
@@ -256,7 +281,7 @@ async fn run(args: &Args, data: &std::path::Path) -> Result<()> {
     // A target whose scenario did not run has a null value and is not met.
     let target = |name: &str, value: Option<f64>, unit: &str, goal: &str, met: fn(f64) -> bool| json!({ "name": name, "value": value, "unit": unit, "goal": goal, "met": value.is_some_and(met) });
     let restart_ms = restart.as_ref().and_then(|r| r["both_ms"].as_f64());
-    let targets = json!([
+    let mut targets = json!([
         target(
             &format!("cycle, {} workers, claim + release", args.workers),
             cycle.map(|c| c.throughput),
@@ -288,16 +313,44 @@ async fn run(args: &Args, data: &std::path::Path) -> Result<()> {
         target("bulk x1000", bulk.map(|b| b.throughput), "tasks/s", ">= 50000", |v| v >= 50_000.0),
         target("submit single", single.map(|s| s.throughput), "tasks/s", ">= 3000", |v| v >= 3000.0),
     ]);
+    if let Some((_, on_spin)) = &hosts {
+        let n = args.spin_concurrency;
+        let find = |prefix: &str| on_spin.iter().find(|r| r.scenario.starts_with(prefix));
+        let cycle = find("cycle");
+        let spin_targets = [
+            target(&format!("spin up: cycle, {n} workers"), cycle.map(|c| c.throughput), "cycles/s", ">= 700", |v| {
+                v >= 700.0
+            }),
+            target(&format!("spin up: cycle, {n} workers, p99"), cycle.map(|c| c.p99_ms), "ms", "<= 100", |v| {
+                v <= 100.0
+            }),
+            target("spin up: submit single", find("submit: single").map(|s| s.throughput), "tasks/s", ">= 1500", |v| {
+                v >= 1500.0
+            }),
+            target("spin up: GET /api/v1/health", find("overhead").map(|h| h.throughput), "req/s", ">= 2000", |v| {
+                v >= 2000.0
+            }),
+        ];
+        targets.as_array_mut().expect("a list").extend(spin_targets);
+    }
     let correctness = json!({
         "submitted": checked, "stored": all, "by_status_sum": by_status.iter().sum::<i64>(), "closed": closed,
         "cycles_completed": holders.cycles.load(Ordering::SeqCst), "held_twice": violations, "server_errors": server_errors,
     });
     print_table(&results, [ratio, batch_ratio, peer_ratio], &targets, &correctness);
+    let hosts = hosts.map(|(ours, on_spin)| {
+        hosts::print(&ours, &on_spin);
+        for (scenario, share) in hosts::of_ceiling(&on_spin) {
+            println!("spin up: {scenario}: {share:.2} of the bare read's requests/s");
+        }
+        json!({ "concurrency": args.spin_concurrency, "conveyor_up": ours, "spin_up": on_spin,
+            "conveyor_up_of_ceiling": hosts::of_ceiling(&ours), "spin_up_of_ceiling": hosts::of_ceiling(&on_spin) })
+    });
     let report = json!({
         "machine": { "cores": std::thread::available_parallelism().map_or(0, |n| n.get()) },
         "plan": { "warmup_s": args.warmup, "duration_s": args.duration, "workers": args.workers, "clients": args.clients },
         "results": results, "cycle_over_floor": ratio, "cycle_over_beanstalkd": peer_ratio, "batch_over_native_batch": batch_ratio, "peer_note": peer_note,
-        "restart": restart, "targets": targets, "correctness": correctness,
+        "restart": restart, "targets": targets, "correctness": correctness, "hosts": hosts,
     });
     let out = args.out.clone().unwrap_or_else(|| repo().join("bench/results/latest.json"));
     std::fs::create_dir_all(out.parent().context("output has a directory")?)?;
@@ -308,6 +361,10 @@ async fn run(args: &Args, data: &std::path::Path) -> Result<()> {
     ensure!(by_status.iter().sum::<i64>() == all, "statuses do not add up to the total");
     ensure!(violations == 0, "{violations} tasks were held by two workers at once");
     ensure!(server_errors == 0, "{server_errors} responses were 5xx");
+    // An error is a refused or empty claim: a drained preload would understate the throughput.
+    if let Some(r) = results.iter().find(|r| r.errors > 0) {
+        anyhow::bail!("{}: {} errors (a drained preload?)", r.scenario, r.errors);
+    }
     Ok(())
 }
 

@@ -113,17 +113,22 @@ pub async fn cycle(api: &Api, worker: &Worker, index: usize, project: Option<i64
 
 /// `GET /api/v1/health`: the host + wasm floor for one request.
 pub async fn overhead(api: Arc<Api>, plan: Plan, concurrency: usize) -> Summary {
+    gets(api, "/api/v1/health", "overhead: GET /health", plan, concurrency).await
+}
+
+/// Anonymous `GET path` in a loop, each answering 200.
+pub async fn gets(api: Arc<Api>, path: &'static str, name: &str, plan: Plan, concurrency: usize) -> Summary {
     let recorder = drive(plan, concurrency, move |_| {
         let api = api.clone();
         async move {
-            match api.send("GET", "/api/v1/health", Auth::None, None).await {
+            match api.send("GET", path, Auth::None, None).await {
                 Ok((200, _)) => Ok(1),
                 other => Err(status_of(&other)),
             }
         }
     })
     .await;
-    recorder.summary("overhead: GET /health", "req/s", plan.duration.as_secs_f64(), rss_mib())
+    recorder.summary(name, "req/s", plan.duration.as_secs_f64(), rss_mib())
 }
 
 /// Single-task submits; answers the summary and how many were created.

@@ -12,7 +12,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod receiver;
+pub mod spin;
 pub use receiver::{Behaviour, Hook, Receiver, Seen};
+pub use spin::SpinUp;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -219,9 +221,15 @@ impl Http {
     }
 }
 
+/// The host serving a [`TestHost`]: ours, or a real `spin up` when [`spin::SPIN_BINARY`] is set.
+pub enum Served {
+    Ours(RunningHost),
+    Spin(SpinUp),
+}
+
 /// A running host with its data directory and an HTTP client (`Deref`s to [`Http`]).
 pub struct TestHost {
-    pub host: RunningHost,
+    pub served: Served,
     pub data: TempDir,
     pub http: Http,
 }
@@ -241,18 +249,85 @@ impl TestHost {
 
     /// Any manifest, with options adjusted by `configure`.
     pub async fn start_with(manifest: PathBuf, configure: impl FnOnce(&mut HostOptions)) -> TestHost {
+        Self::start_on(manifest, TempDir::new("host"), configure).await
+    }
+
+    /// Like [`TestHost::start_with`], on an existing data directory (a restart).
+    ///
+    /// On Spin only the variables may be configured: a test that sets our host's own options (limits, cache,
+    /// ticks, runtime config) is about our host and says so with [`our_host_only!`].
+    pub async fn start_on(manifest: PathBuf, data: TempDir, configure: impl FnOnce(&mut HostOptions)) -> TestHost {
         ensure_built();
-        let data = TempDir::new("host");
         let mut options = HostOptions::new(manifest, data.path());
         options.cache_dir = Some(shared_cache_dir());
         // Tests call tick routes (run-due) themselves, at the times they set; a test of the ticks turns them on.
         options.ticks = false;
+        let defaults = host_only_options(&options);
         configure(&mut options);
         allow_notify_origin(&mut options);
-        let host = conveyor::start(options).await.expect("the host starts");
-        let http = Http::new(host.url());
-        TestHost { host, data, http }
+        let served = match spin::spin_binary() {
+            None => Served::Ours(conveyor::start(options).await.expect("the host starts")),
+            Some(spin) => {
+                assert_eq!(
+                    host_only_options(&options),
+                    defaults,
+                    "on Spin only variables apply: mark the test our_host_only!"
+                );
+                let up = SpinUp::start(&spin, &options.manifest, data.path(), &options.variables).await;
+                Served::Spin(up.expect("spin up serves"))
+            }
+        };
+        let http = Http::new(match &served {
+            Served::Ours(host) => host.url(),
+            Served::Spin(up) => up.url.clone(),
+        });
+        TestHost { served, data, http }
     }
+
+    /// The built-in administrator's token.
+    pub fn admin_token(&self) -> String {
+        match &self.served {
+            Served::Ours(host) => host.admin_token.clone().expect("the app declares admin_token"),
+            Served::Spin(up) => up.admin_token.clone(),
+        }
+    }
+
+    /// Our host, for a test about it (its clock, pool or cache); such a test starts with [`our_host_only!`].
+    pub fn ours(&self) -> &RunningHost {
+        match &self.served {
+            Served::Ours(host) => host,
+            Served::Spin(_) => panic!("this test needs our host: start it with our_host_only!"),
+        }
+    }
+
+    /// Stops the host and hands back its data directory (to start again on it).
+    pub async fn stop(self) -> TempDir {
+        match self.served {
+            Served::Ours(host) => host.stop().await.expect("the host stops cleanly"),
+            Served::Spin(up) => up.stop(),
+        }
+        self.data
+    }
+}
+
+/// What of `options` only our host reads, to compare.
+fn host_only_options(options: &HostOptions) -> String {
+    format!(
+        "{:?} {:?} {:?} {:?} {}",
+        options.limits, options.connections, options.cache_dir, options.runtime_config, options.ticks
+    )
+}
+
+/// Returns early, saying so, from a test about our host itself (its flags, pool, clock, cache or errors)
+/// when the suites run on Spin (`CONVEYOR_TEST_SPIN`).
+#[macro_export]
+macro_rules! our_host_only {
+    ($why:expr) => {
+        if $crate::spin::spin_binary().is_some() {
+            eprintln!("skipped on Spin: {}", $why);
+            return;
+        }
+    };
 }
 
 /// Where a test gives `notify_url` and not `notify_origin`, sets `notify_origin` to the URL's origin, as an

@@ -2,6 +2,7 @@
 //! (bearer, `Token`, session cookie, the built-in admin), confinement of non-admins, revocation and
 //! expiry, throttling, error bodies, and the query language over `/users`, `/groups` and `/tokens`.
 
+use conveyor_tests::our_host_only;
 use conveyor_tests::{Hook, TestHost, TestResponse, app_manifest};
 use serde_json::{Value, json};
 
@@ -18,7 +19,7 @@ async fn open_app(hook: &Hook) -> TestHost {
 }
 
 fn admin_token(app: &TestHost) -> String {
-    app.host.admin_token.clone().expect("the test host has an admin token")
+    app.admin_token()
 }
 
 /// Fails when a response carries anything that must never leave the server.
@@ -390,6 +391,7 @@ async fn a_revoked_token_stops_working_at_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn expired_sessions_and_tokens_are_refused() {
+    our_host_only!("moves our host's test clock");
     let app = TestHost::start().await;
     create_user(&app, "ada", json!({})).await;
     let (ada, response) = login(&app, "ada", "correct horse").await;
@@ -403,14 +405,14 @@ async fn expired_sessions_and_tokens_are_refused() {
         call(&app, "POST", "/api/v1/tokens", Some(&ada), Some(json!({"name": "x", "expires_at": now - 1}))).await;
     assert_eq!(assert_error(&past, 422, "validation_failed")["errors"][0]["field"], "expires_at");
 
-    app.host.runtime.clock().advance(3600);
+    app.ours().runtime.clock().advance(3600);
     assert_eq!(
         assert_error(&get(&app, "/api/v1/me", &short).await, 401, "unauthorized")["detail"],
         "the token has expired"
     );
     assert_eq!(get(&app, "/api/v1/me", &ada).await.status, 200);
 
-    app.host.runtime.clock().advance(7 * 24 * 3600);
+    app.ours().runtime.clock().advance(7 * 24 * 3600);
     let expired = with_cookie(&app, "GET", "/api/v1/me", &ada).await;
     assert_eq!(assert_error(&expired, 401, "unauthorized")["detail"], "the session has expired; log in again");
     assert_error(&get(&app, "/api/v1/me", &ada).await, 401, "unauthorized");
@@ -517,6 +519,7 @@ async fn signup_is_closed_by_default() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_logins_are_throttled_per_account_and_per_address() {
+    our_host_only!("moves our host's test clock");
     let app = TestHost::start().await;
     create_user(&app, "ada", json!({})).await;
     let attempt = |username: &str, password: &str| json!({"username": username, "password": password});
@@ -530,7 +533,7 @@ async fn failed_logins_are_throttled_per_account_and_per_address() {
     assert!((890..=900).contains(&retry_after), "{retry_after}");
     assert!(body["retry_after"].as_f64().unwrap() > 880.0, "{body}");
 
-    app.host.runtime.clock().advance(901);
+    app.ours().runtime.clock().advance(901);
     login_ok(&app, "ada", "correct horse").await;
 
     // 20 failures from one address, spread over accounts, block the address for everyone.

@@ -6,6 +6,7 @@
 //! `CONVEYOR_CRASH_ROUNDS` sets the number of kills (default 20), `CONVEYOR_CRASH_SEED` replays a run's
 //! random timings (docs/reliability.md).
 
+use conveyor_tests::our_host_only;
 use conveyor_tests::{ChildHost, Http, TempDir, TestResponse, Who, assert_no_leaks, ensure_built};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -266,6 +267,7 @@ fn seed() -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_host_killed_under_load_loses_no_acknowledged_write_and_restarts_within_a_second() {
+    our_host_only!("kills and restarts our host's processes");
     ensure_built();
     let rounds: usize =
         std::env::var("CONVEYOR_CRASH_ROUNDS").map_or(20, |r| r.parse().expect("CONVEYOR_CRASH_ROUNDS: a number"));
@@ -347,6 +349,7 @@ async fn a_host_killed_under_load_loses_no_acknowledged_write_and_restarts_withi
 
 #[test]
 fn the_overlap_check_finds_two_holders_and_a_stale_release() {
+    our_host_only!("kills and restarts our host's processes");
     let t0 = Instant::now();
     let at = |ms| t0 + Duration::from_millis(ms);
     let claim = |worker, assign_time, acknowledged| Claim {
@@ -385,6 +388,7 @@ fn largest_file(dir: &Path) -> u64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_disk_answers_503_and_loses_no_acknowledged_submit() {
+    our_host_only!("kills and restarts our host's processes");
     ensure_built();
     let data = TempDir::new("full");
     let setup = ChildHost::spawn(data.path());
@@ -491,6 +495,7 @@ async fn start_fails(data: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_data_directory_that_cannot_be_written_stops_the_host_at_start_up_naming_it() {
+    our_host_only!("kills and restarts our host's processes");
     ensure_built();
     // A data directory with a database in it, as a previous run left it.
     let used = TempDir::new("readonly");

@@ -1,6 +1,7 @@
 //! The native host, driven over HTTP: routing, Spin's headers, the Spin interfaces and their grants,
 //! guest failures, limits, the compile cache and graceful shutdown.
 
+use conveyor_tests::our_host_only;
 use conveyor_tests::{TempDir, TestHost, app_manifest, fixture_manifest, shared_cache_dir};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -11,6 +12,7 @@ async fn fixture() -> TestHost {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_and_discovery_over_http() {
+    our_host_only!("about our host itself: its flags, limits, cache and errors");
     let app = TestHost::start().await;
     let health = app.get("/api/v1/health").await;
     assert_eq!(health.status, 200, "{}", health.text());
@@ -28,6 +30,7 @@ async fn health_and_discovery_over_http() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unknown_paths_are_json_404s() {
+    our_host_only!("about our host itself: its flags, limits, cache and errors");
     let app = TestHost::start().await;
     for path in ["/nothing-here", "/api/v1/nothing-here", "/api/v2"] {
         let response = app.get(path).await;
@@ -41,6 +44,7 @@ async fn unknown_paths_are_json_404s() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_is_503_when_the_database_is_not_granted() {
+    our_host_only!("about our host itself: its flags, limits, cache and errors");
     let dir = TempDir::new("manifest");
     let manifest = std::fs::read_to_string(app_manifest()).unwrap();
     let root = conveyor_tests::repo_root();
@@ -57,6 +61,7 @@ async fn health_is_503_when_the_database_is_not_granted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn interfaces_are_limited_to_what_spin_toml_grants() {
+    our_host_only!("about our host itself: its flags, limits, cache and errors");
     let app = fixture().await;
     assert_eq!(app.get("/fixture/sqlite").await.text(), "ok Value::Integer(42)");
     assert_eq!(app.get("/fixture/kv").await.text(), "1");
@@ -81,10 +86,11 @@ async fn interfaces_are_limited_to_what_spin_toml_grants() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_carry_spins_headers_and_clients_cannot_forge_them() {
+    our_host_only!("about our host itself: its flags, limits, cache and errors");
     let app = fixture().await;
     let response = app.send("GET", "/items/42/fixture/headers?x=1", &[("spin-client-addr", "6.6.6.6:1")], "").await;
     let headers: Vec<String> = response.text().lines().map(String::from).collect();
-    let port = app.host.addr.port();
+    let port = app.ours().addr.port();
     for expected in [
         format!("spin-full-url=http://127.0.0.1:{port}/items/42/fixture/headers?x=1"),
         "spin-path-info=/headers".to_string(),
@@ -102,6 +108,7 @@ async fn requests_carry_spins_headers_and_clients_cannot_forge_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trapping_guest_gets_a_500_and_the_host_keeps_serving() {
+    our_host_only!("about our host itself: its flags, limits, cache and errors");
     let app = fixture().await;
     let trapped = app.get("/fixture/trap").await;
     assert_eq!(trapped.status, 500);
@@ -115,6 +122,7 @@ async fn a_trapping_guest_gets_a_500_and_the_host_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_guest_past_its_time_limit_gets_a_504() {
+    our_host_only!("about our host itself: its flags, limits, cache and errors");
     let app = TestHost::start_with(fixture_manifest(), |o| o.limits.request_timeout = Duration::from_millis(500)).await;
     let spun = app.get("/fixture/spin").await;
     assert_eq!(spun.status, 504);
@@ -126,6 +134,7 @@ async fn a_guest_past_its_time_limit_gets_a_504() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bodies_over_the_limit_are_413() {
+    our_host_only!("about our host itself: its flags, limits, cache and errors");
     let app = TestHost::start_with(fixture_manifest(), |o| o.limits.max_body = 1024).await;
     assert_eq!(app.send("POST", "/fixture/echo", &[], vec![b'x'; 1024]).await.text(), "1024 bytes");
     let huge = app.send("POST", "/fixture/echo", &[], vec![b'x'; 1025]).await;
@@ -135,25 +144,27 @@ async fn bodies_over_the_limit_are_413() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn guest_time_follows_the_host_clock() {
+    our_host_only!("about our host itself: its flags, limits, cache and errors");
     let app = fixture().await;
     let before: u64 = app.get("/fixture/clock").await.text().parse().unwrap();
-    app.host.runtime.clock().advance(3600);
+    app.ours().runtime.clock().advance(3600);
     let after: u64 = app.get("/fixture/clock").await.text().parse().unwrap();
     assert!((3600..3700).contains(&(after - before)), "{before} -> {after}");
 }
 
 fn cache_counts(app: &TestHost) -> (usize, usize) {
-    let stats = &app.host.runtime.cache_stats;
+    let stats = &app.ours().runtime.cache_stats;
     (stats.compiled.load(Ordering::SeqCst), stats.loaded_from_cache.load(Ordering::SeqCst))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_start_reuses_the_compile_cache() {
+    our_host_only!("about our host itself: its flags, limits, cache and errors");
     let cache = TempDir::new("cache");
     let first = TestHost::start_with(fixture_manifest(), |o| o.cache_dir = Some(cache.path().to_path_buf())).await;
     // Both fixture components share one .wasm: it is compiled once and the second loads the artifact.
     assert_eq!(cache_counts(&first), (1, 1));
-    first.host.stop().await.unwrap();
+    first.stop().await;
     let second = TestHost::start_with(fixture_manifest(), |o| o.cache_dir = Some(cache.path().to_path_buf())).await;
     assert_eq!(cache_counts(&second), (0, 2));
     assert_eq!(second.get("/fixture/sqlite").await.status, 200);
@@ -162,12 +173,13 @@ async fn a_second_start_reuses_the_compile_cache() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_finishes_in_flight_requests() {
+    our_host_only!("about our host itself: its flags, limits, cache and errors");
     let app = fixture().await;
     let http = app.http.clone();
     let slow = tokio::spawn(async move { http.get("/fixture/sleep").await });
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let addr = app.host.addr;
-    app.host.stop().await.unwrap();
+    let addr = app.ours().addr;
+    app.stop().await;
     let response = slow.await.unwrap();
     assert_eq!((response.status, response.text().as_str()), (200, "slept"));
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer accepting");

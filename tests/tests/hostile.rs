@@ -3,6 +3,7 @@
 //! attack meets its limit (docs/limits.md) while a prober, a new client every few milliseconds, keeps being
 //! answered; the prober's latencies are printed (`--nocapture`) next to an undisturbed baseline.
 
+use conveyor_tests::our_host_only;
 use conveyor_tests::{ChildHost, TempDir, TestHost, fixture_manifest};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -139,8 +140,9 @@ fn head_with(fields: usize, padding: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn heads_dribbled_byte_by_byte_are_cut_at_the_header_timeout_while_others_are_answered() {
+    our_host_only!("about our host's connection limits");
     let app = fixture(|o| o.connections.header_timeout = Duration::from_secs(1)).await;
-    let addr = app.host.addr;
+    let addr = app.ours().addr;
     let baseline = baseline(addr, PROBE).await;
 
     // A head completed within the timeout, however slowly, is answered.
@@ -181,8 +183,9 @@ async fn heads_dribbled_byte_by_byte_are_cut_at_the_header_timeout_while_others_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_keep_alive_connection_is_closed_at_the_header_timeout() {
+    our_host_only!("about our host's connection limits");
     let app = fixture(|o| o.connections.header_timeout = Duration::from_secs(1)).await;
-    let mut stream = TcpStream::connect(app.host.addr).await.unwrap();
+    let mut stream = TcpStream::connect(app.ours().addr).await.unwrap();
     stream.write_all(format!("GET {PROBE} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
     let mut buffer = [0u8; 4096];
     let n = stream.read(&mut buffer).await.unwrap();
@@ -194,14 +197,15 @@ async fn an_idle_keep_alive_connection_is_closed_at_the_header_timeout() {
     assert!(idle >= Duration::from_millis(900), "closed after only {idle:?} idle");
 
     // A connection that never sends anything is closed too.
-    let mut silent = TcpStream::connect(app.host.addr).await.unwrap();
+    let mut silent = TcpStream::connect(app.ours().addr).await.unwrap();
     assert!(closed_within(&mut silent, Duration::from_secs(5)).await.0, "a silent connection stayed open");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn oversized_request_heads_are_431_under_the_defaults_and_the_configured_limits() {
+    our_host_only!("about our host's connection limits");
     let app = fixture(|_| {}).await;
-    let addr = app.host.addr;
+    let addr = app.ours().addr;
     // Defaults: 32 KiB of head, 100 fields.
     assert_eq!(send_head(addr, &head_with(3, 30 << 10)).await, 200);
     assert_eq!(send_head(addr, &head_with(3, 40 << 10)).await, 431);
@@ -214,7 +218,7 @@ async fn oversized_request_heads_are_431_under_the_defaults_and_the_configured_l
         o.connections.max_headers = 10;
     })
     .await;
-    let addr = app.host.addr;
+    let addr = app.ours().addr;
     assert_eq!(send_head(addr, &head_with(3, 1500)).await, 200);
     assert_eq!(send_head(addr, &head_with(3, 2100)).await, 431);
     assert_eq!(send_head(addr, &head_with(10, 10)).await, 200);
@@ -239,8 +243,9 @@ async fn endless_body(addr: SocketAddr, path: &str) -> (OwnedReadHalf, tokio::ta
 
 #[tokio::test(flavor = "multi_thread")]
 async fn request_bodies_that_never_end_are_cut_at_the_request_timeout_while_others_are_answered() {
+    our_host_only!("about our host's connection limits");
     let app = fixture(|o| o.limits.request_timeout = Duration::from_secs(1)).await;
-    let addr = app.host.addr;
+    let addr = app.ours().addr;
     let baseline = baseline(addr, PROBE).await;
     let prober = Prober::start(addr, PROBE);
     let started = Instant::now();
@@ -282,6 +287,7 @@ async fn dribbled_body(addr: SocketAddr, path: &str, length: usize) -> (OwnedRea
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_senders_cannot_hold_every_instance_slot() {
+    our_host_only!("about our host's connection limits");
     // 8 instance slots; 3 s to send a request. 16 small bodies dribbled a byte at a time would each hold a
     // slot while their guest waited for the rest, and 8 endless chunked ones too: the prober would get none.
     let app = fixture(|o| {
@@ -289,7 +295,7 @@ async fn slow_senders_cannot_hold_every_instance_slot() {
         o.limits.request_timeout = Duration::from_secs(3);
     })
     .await;
-    let addr = app.host.addr;
+    let addr = app.ours().addr;
     let baseline = baseline(addr, PROBE).await;
     let mut attackers = Vec::new();
     for _ in 0..16 {
@@ -343,13 +349,14 @@ async fn still_open(connections: &mut [TcpStream], wait: Duration) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_connections_beyond_the_cap_make_way_for_new_clients() {
+    our_host_only!("about our host's connection limits");
     let cap = 100;
     let app = fixture(|o| {
         o.connections.max_connections = cap;
         o.connections.header_timeout = Duration::from_secs(60);
     })
     .await;
-    let addr = app.host.addr;
+    let addr = app.ours().addr;
     let baseline = baseline(addr, PROBE).await;
     let prober = Prober::start(addr, PROBE);
     let mut idle = idle_connections(addr, 3 * cap).await;
@@ -378,6 +385,7 @@ async fn kept_alive(addr: SocketAddr) -> TcpStream {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore]
 async fn measure_many_idle_connections() {
+    our_host_only!("about our host's connection limits");
     let count = std::env::var("CONVEYOR_HOSTILE_IDLE").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000);
     let data = TempDir::new("hostile-child");
     conveyor_tests::ensure_built();

@@ -2,6 +2,7 @@
 //! classifies them, no connection state left on pooled connections, spinning guests and runaway statements
 //! stopped without stopping anyone else, and long-poll claims that hold no scarce resource while they wait.
 
+use conveyor_tests::our_host_only;
 use conveyor_tests::{Http, TestHost, TestResponse, Who, fixture_manifest};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ fn single(line: &str) -> &str {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transaction_is_one_whatever_text_opens_it() {
+    our_host_only!("about our host's instance isolation and limits");
     let app = fixture().await;
     sql(&app, &["CREATE TABLE t (x INTEGER)"]).await;
     for begin in ["/* x */ BEGIN", "/* a */ /* b */ BEGIN DEFERRED", "/**/ begin immediate", " /* a */ SAVEPOINT s"] {
@@ -41,6 +43,7 @@ async fn a_transaction_is_one_whatever_text_opens_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_guest_cannot_change_the_pooled_connections_the_next_request_gets() {
+    our_host_only!("about our host's instance isolation and limits");
     let app = fixture().await;
     sql(&app, &["CREATE TABLE parent (id INTEGER PRIMARY KEY)", "CREATE TABLE child (p REFERENCES parent(id))"]).await;
     let refused = [
@@ -90,6 +93,7 @@ async fn a_guest_cannot_change_the_pooled_connections_the_next_request_gets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spinning_guests_do_not_stop_other_requests_on_two_threads() {
+    our_host_only!("about our host's instance isolation and limits");
     let app = TestHost::start_with(fixture_manifest(), |o| o.limits.request_timeout = Duration::from_secs(4)).await;
     let spinners: Vec<_> = (0..4)
         .map(|_| {
@@ -118,6 +122,7 @@ const RUNAWAY_WRITE: &str =
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_runaway_statement_is_interrupted_at_the_deadline_and_its_connection_serves_again() {
+    our_host_only!("about our host's instance isolation and limits");
     let app = TestHost::start_with(fixture_manifest(), |o| o.limits.request_timeout = Duration::from_secs(2)).await;
     sql(&app, &["CREATE TABLE t (x INTEGER)"]).await;
     for (runaway, also_in_a_transaction) in [(RUNAWAY_READ, false), (RUNAWAY_WRITE, false), (RUNAWAY_WRITE, true)] {
@@ -152,6 +157,7 @@ const WAITING_CLAIMS: usize = 300;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hundreds_of_waiting_claims_leave_the_host_serving() {
+    our_host_only!("about our host's instance isolation and limits");
     let slowest = beside_waiting_claims(WAITING_CLAIMS, 6).await.slowest;
     assert!(slowest < Duration::from_secs(1), "health and a submit took {slowest:?} beside waiting claims");
 }
@@ -161,6 +167,7 @@ async fn hundreds_of_waiting_claims_leave_the_host_serving() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "a measurement: 1,000 claims waiting 20 s"]
 async fn a_thousand_waiting_claims() {
+    our_host_only!("about our host's instance isolation and limits");
     let seen = beside_waiting_claims(1000, 20).await;
     println!(
         "1000 claims waiting: health + submit took {:?} at worst, {:?} at best; resident memory {} MiB before the \
@@ -184,7 +191,7 @@ struct Beside {
 /// (five of each) beside them; checks that each submitted task went to a waiting claim.
 async fn beside_waiting_claims(claims: usize, wait: u64) -> Beside {
     let app = TestHost::start().await;
-    let admin = Who::Bearer(app.host.admin_token.clone().unwrap());
+    let admin = Who::Bearer(app.admin_token());
     let project = post(&app, &admin, "/api/v1/projects", json!({"name": "waiting"})).await.json()["id"].clone();
     let created = post(&app, &Who::Anonymous, "/api/v1/workers", json!({"alias": "w"})).await.json();
     let worker = Who::Worker(created["id"].as_i64().unwrap(), created["secret"].as_str().unwrap().to_string());

@@ -2,7 +2,8 @@
 //! an expired lease; text that a strict parser of Prometheus' format accepts; counters that survive a restart
 //! on the same data directory and add up over two host processes; and who may read it.
 
-use conveyor_tests::{ChildHost, Http, TestHost, TestResponse, Who, app_manifest, shared_cache_dir};
+use conveyor_tests::our_host_only;
+use conveyor_tests::{ChildHost, Http, TestHost, TestResponse, Who, app_manifest};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ fn expect(response: &TestResponse, status: u16) -> Value {
 }
 
 fn admin(app: &TestHost) -> Who {
-    Who::Bearer(app.host.admin_token.clone().expect("the test host has an admin token"))
+    Who::Bearer(app.admin_token())
 }
 
 fn scraper() -> Who {
@@ -32,19 +33,11 @@ fn scraper() -> Who {
 
 /// A host with the scrapers' token, on `data` (a restart) or a fresh data directory.
 async fn start(data: Option<conveyor_tests::TempDir>) -> TestHost {
-    let Some(data) = data else {
-        return TestHost::start_with(app_manifest(), |options| {
-            options.variables.insert("metrics_token".into(), SCRAPER_TOKEN.into());
-        })
-        .await;
-    };
-    let mut options = conveyor::HostOptions::new(app_manifest(), data.path());
-    options.cache_dir = Some(shared_cache_dir());
-    options.ticks = false;
-    options.variables.insert("metrics_token".into(), SCRAPER_TOKEN.into());
-    let host = conveyor::start(options).await.expect("the host restarts");
-    let http = Http::new(host.url());
-    TestHost { host, data, http }
+    let data = data.unwrap_or_else(|| conveyor_tests::TempDir::new("host"));
+    TestHost::start_on(app_manifest(), data, |options| {
+        options.variables.insert("metrics_token".into(), SCRAPER_TOKEN.into());
+    })
+    .await
 }
 
 async fn worker(http: &Http, alias: &str) -> Who {
@@ -270,6 +263,7 @@ fn the_parser_refuses_what_prometheus_refuses() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn counts_are_exact_after_the_work_and_survive_a_restart() {
+    our_host_only!("moves our host's test clock");
     let app = start(None).await;
     let admin = admin(&app);
     let created = expect(&post(&app, &admin, "/api/v1/projects", json!({"name": "metered \"q\""})).await, 201);
@@ -290,7 +284,7 @@ async fn counts_are_exact_after_the_work_and_survive_a_restart() {
     assert_eq!(claimed(&app, &w1, p).await, second, "back to new after a failure");
     release(&app, &w1, second, 2).await;
     assert_eq!(claimed(&app, &w1, p).await, second);
-    app.host.runtime.clock().advance(11);
+    app.ours().runtime.clock().advance(11);
     assert_eq!(claimed(&app, &w2, p).await, second, "the expired lease is taken over");
     let cancel = json!({"jsonrpc": "2.0", "method": "cancel", "params": {}, "id": 1});
     expect(&post(&app, &admin, "/api/v1/tasks/5", cancel).await, 200);
@@ -322,17 +316,17 @@ async fn counts_are_exact_after_the_work_and_survive_a_restart() {
     let created_ok = [("component", "projects"), ("method", "POST"), ("status", "2xx")];
     assert_eq!(samples.value("conveyor_http_requests_total", &created_ok), 1.0);
 
-    let TestHost { host, data, .. } = app;
-    host.stop().await.unwrap();
+    let data = app.stop().await;
     let app = start(Some(data)).await;
     let samples = scrape(&app, &scraper()).await;
     check(&samples, "after the restart");
     assert_eq!(samples.value("conveyor_http_requests_total", &tasks_ok), 13.0, "flushed at shutdown, kept");
-    app.host.stop().await.unwrap();
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn request_counts_of_two_host_processes_on_one_database_add_up() {
+    our_host_only!("runs a second process of our host on the data directory");
     let app = start(None).await;
     let child = ChildHost::spawn(app.data.path());
     let other = Http::new(child.url.clone());

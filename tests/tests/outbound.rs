@@ -49,7 +49,7 @@ async fn a_component_reaches_the_origin_its_template_resolves_to_and_nothing_els
 #[tokio::test(flavor = "multi_thread")]
 async fn a_template_that_resolves_to_nothing_allows_nothing() {
     let receiver = Receiver::start().await;
-    let app = fixture(&[]).await;
+    let app = fixture(&[("hook_origin", "")]).await;
     assert!(!reaches(&app, "", &receiver.url("/x")).await);
     assert!(receiver.all().is_empty());
 }

@@ -4,6 +4,7 @@
 
 mod pw_support;
 
+use conveyor_tests::our_host_only;
 use conveyor_tests::{TestHost, TestResponse, app_manifest};
 use pw_support::*;
 use serde_json::{Value, json};
@@ -96,11 +97,12 @@ const RESULT: &str = concat!(
 );
 
 fn clock_advance(app: &TestHost, seconds: i64) {
-    app.host.runtime.clock().advance(seconds);
+    app.ours().runtime.clock().advance(seconds);
 }
 
 #[tokio::test]
 async fn the_runner_protocol_byte_for_byte_as_project_w_runner_drives_it() {
+    our_host_only!("moves our host's test clock");
     let app = TestHost::start().await;
     let (_, alice) = user(&app, "alice").await;
     let (runner_id, token) = create_runner(&app).await;
@@ -363,6 +365,7 @@ async fn refusals_of_runners_users_uploads_and_forms() {
 
 #[tokio::test]
 async fn a_dead_runner_loses_its_job_and_its_late_result_is_refused() {
+    our_host_only!("moves our host's test clock");
     let app = TestHost::start().await;
     let (_, alice) = user(&app, "alice").await;
     let (_, first) = create_runner(&app).await;

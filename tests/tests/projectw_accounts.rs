@@ -29,7 +29,7 @@ async fn app(hook: Option<&Hook>, signup: bool) -> TestHost {
 }
 
 fn admin_token(app: &TestHost) -> String {
-    app.host.admin_token.clone().expect("the test host has an admin token")
+    app.admin_token()
 }
 
 /// Fails when a response carries anything that must never leave the server.

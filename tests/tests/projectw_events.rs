@@ -6,6 +6,7 @@
 mod pw_support;
 
 use bytes::Bytes;
+use conveyor_tests::our_host_only;
 use conveyor_tests::{Http, Receiver, TestHost, TestResponse, app_manifest};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
@@ -461,6 +462,7 @@ async fn email_to_all_users_and_on_a_finished_job_goes_through_the_notification_
 
 #[tokio::test]
 async fn retention_deletes_only_jobs_finished_longer_ago_than_the_limit() {
+    our_host_only!("moves our host's test clock");
     let app = start_with(&[("job_retention_days", "1")]).await;
     let (_, alice) = user(&app, "alice").await;
     let about = pw_json(&client(&app, "GET", "/api/about", &Who::Anonymous, None).await, 200);
@@ -475,7 +477,7 @@ async fn retention_deletes_only_jobs_finished_longer_ago_than_the_limit() {
     let transcript = format!("/api/jobs/download_transcript?job_id={old}&transcript_type=as_txt");
     assert_eq!(pw_json(&client(&app, "GET", &transcript, &alice, None).await, 200), json!("Space."));
 
-    app.host.runtime.clock().advance(12 * 3600);
+    app.ours().runtime.clock().advance(12 * 3600);
     let recent = submit(&app, &alice, None).await;
     let aborted = client_json(&app, "POST", "/api/jobs/abort", &alice, json!([recent])).await;
     assert_eq!(pw_json(&aborted, 200), json!("Success"));
@@ -486,7 +488,7 @@ async fn retention_deletes_only_jobs_finished_longer_ago_than_the_limit() {
     assert_eq!(counts["jobs_deleted"], 0, "nothing is a day old yet: {counts}");
 
     // A day and a bit after the first finished: it goes (with its transcript), the others stay.
-    app.host.runtime.clock().advance(12 * 3600 + 60);
+    app.ours().runtime.clock().advance(12 * 3600 + 60);
     let before = pw_json(
         &client(&app, "GET", "/api/jobs/count?exclude_finished=false&exclude_downloaded=false", &alice, None).await,
         200,
@@ -507,9 +509,9 @@ async fn retention_deletes_only_jobs_finished_longer_ago_than_the_limit() {
     assert_eq!(events.last().map(|(_, kind, job)| (kind.as_str(), *job)), Some(("job_deleted", old)), "{events:?}");
 
     // A day after the second, it goes too; the pending job never does.
-    app.host.runtime.clock().advance(12 * 3600);
+    app.ours().runtime.clock().advance(12 * 3600);
     assert_eq!(pw_json(&tick().await, 200)["jobs_deleted"], 1);
-    app.host.runtime.clock().advance(30 * 24 * 3600);
+    app.ours().runtime.clock().advance(30 * 24 * 3600);
     assert_eq!(pw_json(&tick().await, 200)["jobs_deleted"], 0);
     // (Her session ran out meanwhile.)
     let login = json!({"username": "alice", "password": "correct horse"});
@@ -528,9 +530,10 @@ async fn retention_deletes_only_jobs_finished_longer_ago_than_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a check"]
 async fn idle_streams_one_host_carries() {
+    our_host_only!("reads our host's own state");
     let app = TestHost::start().await;
     let (_, alice) = user(&app, "alice").await;
-    let host_slots = app.host.runtime.limits().max_instances as usize;
+    let host_slots = app.ours().runtime.limits().max_instances as usize;
     let cap = 96;
     let mut streams = Vec::new();
     for target in [1, 32, 64, cap - 1, cap, cap + 4] {

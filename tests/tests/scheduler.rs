@@ -5,6 +5,7 @@
 
 mod pw_support;
 
+use conveyor_tests::our_host_only;
 use conveyor_tests::{TestHost, TestResponse};
 use pw_support::*;
 use serde_json::{Value, json};
@@ -412,6 +413,7 @@ async fn pages_are_followed_to_the_end_as_the_client_follows_them() {
 
 #[tokio::test]
 async fn failed_tasks_are_listed_and_requeued_and_helpers_answer() {
+    our_host_only!("moves our host's test clock");
     // The endpoint below is on loopback, which webhooks may only name when the operator allows it.
     let app = TestHost::start_with(conveyor_tests::app_manifest(), |options| {
         options.variables.insert("allow_private_endpoints".into(), "true".into());
@@ -422,7 +424,7 @@ async fn failed_tasks_are_listed_and_requeued_and_helpers_answer() {
     // Nothing listens on port 1: every attempt fails at once.
     let body = python_json(&json!({"endpoint": "http://127.0.0.1:1/hook", "interval_definition": "1 days"}));
     let schedule = drf(&seed(&app, "POST", "/api/v1/schedule/", Some(&ada), &body).await, 201);
-    let clock = app.host.runtime.clock();
+    let clock = app.ours().runtime.clock();
     clock.advance(86_400);
     for _ in 0..7 {
         for path in ["/api/v1/schedules/run-due", "/api/v1/schedules/deliver-due"] {

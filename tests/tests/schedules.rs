@@ -6,6 +6,7 @@
 
 mod pw_support;
 
+use conveyor_tests::our_host_only;
 use conveyor_tests::{Behaviour, ChildHost, Http, Receiver, TestHost};
 use pw_support::*;
 use serde_json::{Value, json};
@@ -46,7 +47,7 @@ async fn start_with(configure: impl FnOnce(&mut conveyor::HostOptions)) -> TestH
 }
 
 fn token(app: &TestHost) -> String {
-    app.host.admin_token.clone().expect("the test host has an admin token")
+    app.admin_token()
 }
 
 async fn create(app: &TestHost, who: &Who, body: Value) -> Value {
@@ -61,17 +62,18 @@ fn path_of(id: &Value) -> String {
 fn clock_to(app: &TestHost, at: i64) {
     let now = now(app);
     assert!(at >= now, "the clock only moves forward");
-    app.host.runtime.clock().advance(at - now);
+    app.ours().runtime.clock().advance(at - now);
 }
 
 fn now(app: &TestHost) -> i64 {
-    app.host.runtime.clock().unix_seconds()
+    app.ours().runtime.clock().unix_seconds()
 }
 
 // ----- tests -----
 
 #[tokio::test]
 async fn owners_manage_their_schedules_and_everyone_else_is_refused() {
+    our_host_only!("moves our host's test clock");
     let app = start().await;
     let (_, ada) = user(&app, "ada").await;
     let (_, bob) = user(&app, "bob").await;
@@ -157,6 +159,7 @@ async fn by_default_webhooks_may_not_point_at_this_machine_or_a_private_network(
 
 #[tokio::test]
 async fn webhooks_are_delivered_retried_recorded_and_requeued() {
+    our_host_only!("moves our host's test clock");
     let app = start().await;
     let (_, ada) = user(&app, "ada").await;
     let receiver = Receiver::start().await;
@@ -217,6 +220,7 @@ async fn webhooks_are_delivered_retried_recorded_and_requeued() {
 
 #[tokio::test]
 async fn an_endpoint_slower_than_the_delivery_timeout_is_a_failed_attempt() {
+    our_host_only!("moves our host's test clock");
     let app = start_with(|options| {
         options.variables.insert("delivery_timeout_seconds".into(), "1".into());
     })
@@ -242,6 +246,7 @@ async fn an_endpoint_slower_than_the_delivery_timeout_is_a_failed_attempt() {
 
 #[tokio::test]
 async fn task_schedules_submit_under_the_owners_rights_and_run_now_fires_at_once() {
+    our_host_only!("moves our host's test clock");
     let app = start().await;
     let (_, ada) = user(&app, "ada").await;
     let (bob_id, bob) = user(&app, "bob").await;
@@ -270,6 +275,7 @@ async fn task_schedules_submit_under_the_owners_rights_and_run_now_fires_at_once
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_callers_on_two_hosts_fire_every_occurrence_exactly_once() {
+    our_host_only!("runs a second process of our host on the data directory");
     let app = start().await;
     let (_, ada) = user(&app, "ada").await;
     let receiver = Receiver::start().await;
@@ -318,6 +324,7 @@ async fn concurrent_callers_on_two_hosts_fire_every_occurrence_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_local_host_fires_due_schedules_within_two_seconds_with_nothing_else_running() {
+    our_host_only!("uses our host's ticks");
     let app = start_with(|options| options.ticks = true).await;
     let (_, ada) = user(&app, "ada").await;
     let project = project(&app, &ada, "ticking", "private").await["id"].clone();

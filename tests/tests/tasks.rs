@@ -4,6 +4,7 @@
 //! concurrency on one host and on two hosts sharing one database. Users, projects and workers are set up
 //! through the HTTP API.
 
+use conveyor_tests::our_host_only;
 use conveyor_tests::{ChildHost, Http, TestHost, TestResponse, Who};
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -44,7 +45,7 @@ fn expect_error(response: &TestResponse, status: u16, code: &str) -> Value {
 
 /// The built-in administrator.
 fn admin(app: &TestHost) -> Who {
-    Who::Bearer(app.host.admin_token.clone().expect("the test host has an admin token"))
+    Who::Bearer(app.admin_token())
 }
 
 /// Creates a user (as the administrator), logs in and returns their id and session.
@@ -141,6 +142,7 @@ async fn count(http: &Http, who: &Who, filter: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_task_goes_from_submit_through_claim_and_heartbeat_to_closed() {
+    our_host_only!("moves our host's test clock");
     let app = TestHost::start().await;
     let (_, ada) = user(&app, "ada").await;
     let p = project(&app, &ada, json!({"name": "render"})).await;
@@ -168,7 +170,7 @@ async fn a_task_goes_from_submit_through_claim_and_heartbeat_to_closed() {
 
     let beat = expect(&heartbeat(&app, &w, t, json!({"progress": 40})).await, 200);
     assert_eq!(beat, json!({"lease_expires_at": assigned_at + 600, "abort": false}));
-    app.host.runtime.clock().advance(100);
+    app.ours().runtime.clock().advance(100);
     let beat = expect(&heartbeat(&app, &w, t, json!({"progress": 50, "extend": true})).await, 200);
     let extended = beat["lease_expires_at"].as_i64().unwrap();
     assert!(extended >= assigned_at + 700, "{beat}");
@@ -483,6 +485,7 @@ async fn claims_follow_project_priority_then_task_priority_then_fifo() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_lease_lets_another_worker_reclaim_the_task() {
+    our_host_only!("moves our host's test clock");
     let app = TestHost::start().await;
     let admin = admin(&app);
     let p = project(&app, &admin, json!({"name": "leases"})).await;
@@ -491,7 +494,7 @@ async fn an_expired_lease_lets_another_worker_reclaim_the_task() {
     claimed(&app, &first, p).await;
     assert_eq!(claim(&app, &second, json!({"project": p})).await.status, 204, "the lease holds");
 
-    app.host.runtime.clock().advance(61);
+    app.ours().runtime.clock().advance(61);
     let reclaimed = claimed(&app, &second, p).await;
     assert_eq!(id(&reclaimed), t);
     assert_eq!(reclaimed["assignee"], second.worker_id());
@@ -590,6 +593,7 @@ async fn duplicates_are_refused_until_the_task_closes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limits_answer_429_with_retry_after_until_the_clock_moves() {
+    our_host_only!("moves our host's test clock");
     let app = TestHost::start().await;
     let admin = admin(&app);
     let p = project(&app, &admin, json!({"name": "throttled", "submit_rate": 1, "assign_rate": 1})).await;
@@ -601,7 +605,7 @@ async fn rate_limits_answer_429_with_retry_after_until_the_clock_moves() {
     assert_eq!(body["retry_after"], 1.0);
     assert_eq!(count(&app, &admin, &format!("project={p}")).await, 1, "a refused submit stores nothing");
 
-    app.host.runtime.clock().advance(1);
+    app.ours().runtime.clock().advance(1);
     submitted(&app, &admin, p, "second", json!({})).await;
 
     // Claims: one per second from this project.
@@ -610,11 +614,11 @@ async fn rate_limits_answer_429_with_retry_after_until_the_clock_moves() {
     expect_error(&limited, 429, "rate_limited");
     assert_eq!(limited.header("retry-after"), Some("1"));
     assert_eq!(claim(&app, &w, json!({})).await.status, 204, "across projects an indebted project is skipped");
-    app.host.runtime.clock().advance(1);
+    app.ours().runtime.clock().advance(1);
     assert_eq!(claimed(&app, &w, p).await["recipe"], "second");
 
     // A bulk larger than the bucket is admitted once, then pays its debt.
-    app.host.runtime.clock().advance(10);
+    app.ours().runtime.clock().advance(10);
     let bulk = json!({"project": p, "tasks": [{"recipe": "a"}, {"recipe": "b"}, {"recipe": "c"}]});
     expect(&post(&app, &admin, "/api/v1/tasks/bulk", bulk.clone()).await, 201);
     let limited = post(&app, &admin, "/api/v1/tasks/bulk", bulk).await;
@@ -713,7 +717,7 @@ async fn bad_input_is_refused_with_the_spec_errors() {
 
     expect_error(&submit(&app, &admin, 424_242, "r", json!({})).await, 404, "not_found");
     expect_error(&submit(&app, &admin, p, "r", json!({"colour": "red"})).await, 422, "unknown_field");
-    let auth = format!("Bearer {}", app.host.admin_token.clone().unwrap());
+    let auth = format!("Bearer {}", app.admin_token());
     let json_headers = [("content-type", "application/json"), ("authorization", auth.as_str())];
     let malformed = app.send("POST", "/api/v1/tasks", &json_headers, "{\"project\": 1, \"recipe\": ").await;
     expect_error(&malformed, 400, "invalid_json");
@@ -865,6 +869,7 @@ async fn sixteen_workers_claim_two_thousand_tasks_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_host_processes_on_one_database_claim_each_task_exactly_once() {
+    our_host_only!("runs a second process of our host on the data directory");
     let app = TestHost::start().await;
     let child = ChildHost::spawn(app.data.path());
     // The admin calls in `claim_everything_exactly_once` hit both hosts: the child read the same token.

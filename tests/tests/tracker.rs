@@ -59,7 +59,7 @@ fn refused(response: &TestResponse, status: u16) -> Value {
 }
 
 fn admin(app: &TestHost) -> Who {
-    Who::Bearer(app.host.admin_token.clone().expect("the test host has an admin token"))
+    Who::Bearer(app.admin_token())
 }
 
 /// A user created by the administrator, logged in through task_tracker's `/login`: (id, session cookie).

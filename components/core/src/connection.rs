@@ -3,32 +3,54 @@
 
 use crate::db::{Db, DbError};
 
-/// PRAGMAs every connection needs: Spin opens a fresh connection with defaults.
-const CONNECTION_PRAGMAS: [&str; 3] =
-    ["PRAGMA busy_timeout = 5000", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"];
+/// The settings every connection needs, as (PRAGMA name, value wanted, statement that sets it): Spin opens a
+/// fresh connection with SQLite's defaults for each request.
+const CONNECTION_PRAGMAS: [(&str, i64, &str); 3] = [
+    ("busy_timeout", 5000, "PRAGMA busy_timeout = 5000"),
+    ("synchronous", 1, "PRAGMA synchronous = NORMAL"),
+    ("foreign_keys", 1, "PRAGMA foreign_keys = ON"),
+];
 
-/// Reads what [`CONNECTION_PRAGMAS`] set, and the schema version, in one statement.
-const CONNECTION_STATE: &str = "SELECT (SELECT timeout FROM pragma_busy_timeout) >= 5000 \
-     AND (SELECT synchronous FROM pragma_synchronous) = 1 AND (SELECT foreign_keys FROM pragma_foreign_keys) = 1 \
-     AS prepared, (SELECT user_version FROM pragma_user_version) AS version";
+/// Reads the settings of [`CONNECTION_PRAGMAS`], the file's journal mode and the schema version in one
+/// statement.
+const CONNECTION_STATE: &str = "SELECT (SELECT timeout FROM pragma_busy_timeout) AS busy_timeout, \
+     (SELECT synchronous FROM pragma_synchronous) AS synchronous, \
+     (SELECT foreign_keys FROM pragma_foreign_keys) AS foreign_keys, \
+     (SELECT journal_mode FROM pragma_journal_mode) AS journal_mode, \
+     (SELECT user_version FROM pragma_user_version) AS version";
 
-/// Applies the per-connection PRAGMAs and any pending migrations. A host that pools connections hands
-/// out ones already prepared: then this is a single read.
+/// Puts the file in WAL mode (kept in the file): readers never wait for the writer, and a commit appends
+/// to the log instead of rewriting pages. Spin creates the file in rollback-journal mode.
+const WAL: &str = "PRAGMA journal_mode = WAL";
+
+/// Brings a connection to what the app needs with the fewest statements: one read, then only the settings
+/// that differ (on Spin, `synchronous`: its connections already wait 5 s for locks and enforce foreign keys),
+/// the switch to WAL while the file is not in it (the first request on a new file, before its first
+/// migration), and pending migrations. A host that pools prepared connections pays the read alone.
 pub fn prepare(db: &dyn Db) -> Result<(), DbError> {
     let state = db.execute(CONNECTION_STATE, &[])?;
-    let (prepared, version) = match state.first() {
-        Some(row) => (row.bool("prepared")?, row.int("version")?),
-        None => (false, 0),
-    };
-    if !prepared {
-        for pragma in CONNECTION_PRAGMAS {
-            db.execute(pragma, &[])?;
+    let row = state.first().ok_or_else(|| DbError::Other("the connection state read returned no row".into()))?;
+    for (name, wanted, statement) in CONNECTION_PRAGMAS {
+        if row.int(name)? != wanted {
+            db.execute(statement, &[])?;
         }
     }
-    if version < crate::migrate::latest_version() {
+    if row.text("journal_mode")?.eq_ignore_ascii_case("delete") {
+        switch_to_wal(db)?;
+    }
+    if row.int("version")? < crate::migrate::latest_version() {
         crate::migrate::migrate(db)?;
     }
     Ok(())
+}
+
+/// Switches a rollback-journal file to WAL. The switch needs the file to itself and SQLite does not wait
+/// for that: when another connection is reading, it is left to a later open (the mode only changes speed).
+fn switch_to_wal(db: &dyn Db) -> Result<(), DbError> {
+    match db.execute(WAL, &[]) {
+        Err(DbError::Other(message)) if message.contains("database is locked") => Ok(()),
+        outcome => outcome.map(drop),
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -208,20 +230,17 @@ mod tests {
     }
 
     #[test]
-    fn a_prepared_connection_costs_one_statement_and_a_fresh_one_gets_every_pragma() {
+    fn a_prepared_connection_costs_one_statement_and_a_fresh_one_only_what_it_lacks() {
         let platform = crate::testing::TestPlatform::new("prepare");
         let path = &platform.path;
         drop(NativeDb::open(path).unwrap());
 
-        // A fresh connection to a migrated file: SQLite's defaults (this build turns foreign keys on by
-        // default, so that alone cannot tell a prepared connection).
+        // A fresh connection to a migrated file, as Spin opens one for each request: rusqlite's 5 s busy
+        // timeout and this build's foreign keys, SQLite's default `synchronous`.
         let raw = NativeDb(rusqlite::Connection::open(path).unwrap());
         let fresh = Counting(&raw, RefCell::default());
         prepare(&fresh).unwrap();
-        let statements = fresh.1.borrow().clone();
-        for pragma in CONNECTION_PRAGMAS {
-            assert!(statements.iter().any(|s| s == pragma), "{pragma} missing from {statements:?}");
-        }
+        assert_eq!(*fresh.1.borrow(), [CONNECTION_STATE, "PRAGMA synchronous = NORMAL"]);
         for (pragma, value) in [("busy_timeout", 5000), ("synchronous", 1), ("foreign_keys", 1)] {
             let rows = raw.execute(&format!("PRAGMA {pragma}"), &[]).unwrap();
             assert_eq!(rows.rows, vec![vec![Value::Integer(value)]], "{pragma}");
@@ -230,6 +249,27 @@ mod tests {
         let again = Counting(&raw, RefCell::default());
         prepare(&again).unwrap();
         assert_eq!(*again.1.borrow(), [CONNECTION_STATE], "a prepared connection is only read");
+    }
+
+    #[test]
+    fn a_new_file_is_switched_to_wal_before_its_first_migration() {
+        let platform = crate::testing::TestPlatform::new("prepare-wal");
+        // What Spin creates: a new file in rollback-journal mode.
+        let raw = NativeDb(rusqlite::Connection::open(&platform.path).unwrap());
+        let first = Counting(&raw, RefCell::default());
+        prepare(&first).unwrap();
+        let statements = first.1.borrow().clone();
+        let wal = statements.iter().position(|s| s == WAL).expect("switched to WAL");
+        let migration = statements.iter().position(|s| s.contains("CREATE TABLE")).expect("migrated");
+        assert!(wal < migration, "{statements:?}");
+        let mode = raw.execute("PRAGMA journal_mode", &[]).unwrap();
+        assert_eq!(mode.rows, vec![vec![Value::Text("wal".into())]]);
+
+        // The mode is the file's: the next connection finds it.
+        let next = NativeDb(rusqlite::Connection::open(&platform.path).unwrap());
+        let counting = Counting(&next, RefCell::default());
+        prepare(&counting).unwrap();
+        assert!(!counting.1.borrow().iter().any(|s| s == WAL));
     }
 
     #[test]
@@ -266,13 +306,88 @@ mod tests {
     }
 
     #[test]
-    fn a_connection_that_lost_a_setting_is_prepared_again() {
-        for pragma in ["PRAGMA foreign_keys = OFF", "PRAGMA synchronous = FULL", "PRAGMA busy_timeout = 0"] {
+    fn a_connection_that_lost_a_setting_gets_that_one_back() {
+        for (pragma, lost) in CONNECTION_PRAGMAS.iter().zip([
+            "PRAGMA busy_timeout = 0",
+            "PRAGMA synchronous = FULL",
+            "PRAGMA foreign_keys = OFF",
+        ]) {
             let db = NativeDb::memory().unwrap();
-            db.execute(pragma, &[]).unwrap();
+            db.execute(lost, &[]).unwrap();
             let counting = Counting(&db, RefCell::default());
             prepare(&counting).unwrap();
-            assert_eq!(counting.1.borrow().len(), 1 + CONNECTION_PRAGMAS.len(), "after {pragma}");
+            assert_eq!(*counting.1.borrow(), [CONNECTION_STATE, pragma.2], "after {lost}");
         }
+    }
+}
+
+#[cfg(test)]
+mod measure {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// The median of `runs` timings of `work`.
+    fn median(runs: usize, mut work: impl FnMut() -> Duration) -> Duration {
+        let mut times: Vec<Duration> = (0..runs).map(|_| work()).collect();
+        times.sort();
+        times[runs / 2]
+    }
+
+    fn timed<T>(work: impl FnOnce() -> T) -> (T, Duration) {
+        let began = Instant::now();
+        let value = work();
+        (value, began.elapsed())
+    }
+
+    /// What each step of Spin's connection model costs on a migrated file: a connection opened for each
+    /// request, then `prepare`'s statements, then a first query (docs/spin.md).
+    #[test]
+    #[ignore = "a measurement: cargo test --release -p conveyor-core --lib measure -- --ignored --nocapture"]
+    fn measure_what_a_fresh_connection_costs() {
+        let platform = crate::testing::TestPlatform::new("measure-open");
+        drop(NativeDb::open(&platform.path).unwrap());
+        let runs = 2000;
+        let open = || NativeDb(rusqlite::Connection::open(&platform.path).unwrap());
+        let report = |step: &str, time: Duration| eprintln!("{step:<58} {:>8.1} µs", time.as_secs_f64() * 1e6);
+        report("open a connection", median(runs, || timed(open).1));
+        report(
+            "the state read on a fresh connection (parses the schema)",
+            median(runs, || {
+                let db = open();
+                timed(|| db.execute(CONNECTION_STATE, &[]).unwrap()).1
+            }),
+        );
+        let prepared = open();
+        prepare(&prepared).unwrap();
+        report(
+            "the state read on a prepared connection",
+            median(runs, || timed(|| prepared.execute(CONNECTION_STATE, &[]).unwrap()).1),
+        );
+        for (_, _, statement) in CONNECTION_PRAGMAS {
+            report(
+                statement,
+                median(runs, || {
+                    let db = open();
+                    db.execute(CONNECTION_STATE, &[]).unwrap();
+                    timed(|| db.execute(statement, &[]).unwrap()).1
+                }),
+            );
+        }
+        report(
+            "prepare on a fresh connection, in all",
+            median(runs, || {
+                let db = open();
+                timed(|| prepare(&db).unwrap()).1
+            }),
+        );
+        let query = "SELECT id FROM tasks WHERE status = 'new' LIMIT 1";
+        report(
+            "a first task query after prepare",
+            median(runs, || {
+                let db = open();
+                prepare(&db).unwrap();
+                timed(|| db.execute(query, &[]).unwrap()).1
+            }),
+        );
     }
 }

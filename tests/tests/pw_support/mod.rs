@@ -39,7 +39,7 @@ pub fn bearer(who: &Who) -> String {
 }
 
 pub fn admin(app: &TestHost) -> Who {
-    Who::Bearer(app.host.admin_token.clone().expect("the test host has an admin token"))
+    Who::Bearer(app.admin_token())
 }
 
 /// Fails when a response carries anything that must never leave the server.

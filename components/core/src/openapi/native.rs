@@ -701,7 +701,9 @@ fn schedules(s: &mut Schemas) -> Vec<Op> {
             "signed-in people (a task action needs EDIT on its project).",
         )
         .body(s.request::<ScheduleInput>())
-        .answers(201, "The schedule.", schedule.clone()),
+        .answers(201, "The schedule.", schedule.clone())
+        // A task action's project that the caller cannot see is absent.
+        .errors(&[404]),
         op(
             "POST",
             "/api/v1/schedules/run-due",
