@@ -2,16 +2,25 @@
 //! Every open sets the per-connection PRAGMAs and applies pending migrations ([`prepare`]).
 
 use crate::db::{Db, DbError};
+use std::cell::Cell;
 
-/// The settings every connection needs, as (PRAGMA name, value wanted, statement that sets it): Spin opens a
-/// fresh connection with SQLite's defaults for each request.
-const CONNECTION_PRAGMAS: [(&str, i64, &str); 3] = [
-    ("busy_timeout", 5000, "PRAGMA busy_timeout = 5000"),
-    ("synchronous", 1, "PRAGMA synchronous = NORMAL"),
-    ("foreign_keys", 1, "PRAGMA foreign_keys = ON"),
+/// A setting every connection needs: Spin opens a fresh connection with SQLite's defaults for each request.
+struct Setting {
+    /// The PRAGMA's name, as [`CONNECTION_STATE`] reads it.
+    name: &'static str,
+    wanted: i64,
+    statement: &'static str,
+    /// Whether only a write depends on it, so it can wait for the connection's first write ([`Deferred`]).
+    writes_only: bool,
+}
+
+const CONNECTION_SETTINGS: [Setting; 3] = [
+    Setting { name: "busy_timeout", wanted: 5000, statement: "PRAGMA busy_timeout = 5000", writes_only: false },
+    Setting { name: "synchronous", wanted: 1, statement: "PRAGMA synchronous = NORMAL", writes_only: true },
+    Setting { name: "foreign_keys", wanted: 1, statement: "PRAGMA foreign_keys = ON", writes_only: true },
 ];
 
-/// Reads the settings of [`CONNECTION_PRAGMAS`], the file's journal mode and the schema version in one
+/// Reads the settings of [`CONNECTION_SETTINGS`], the file's journal mode and the schema version in one
 /// statement.
 const CONNECTION_STATE: &str = "SELECT (SELECT timeout FROM pragma_busy_timeout) AS busy_timeout, \
      (SELECT synchronous FROM pragma_synchronous) AS synchronous, \
@@ -24,24 +33,63 @@ const CONNECTION_STATE: &str = "SELECT (SELECT timeout FROM pragma_busy_timeout)
 const WAL: &str = "PRAGMA journal_mode = WAL";
 
 /// Brings a connection to what the app needs with the fewest statements: one read, then only the settings
-/// that differ (on Spin, `synchronous`: its connections already wait 5 s for locks and enforce foreign keys),
-/// the switch to WAL while the file is not in it (the first request on a new file, before its first
-/// migration), and pending migrations. A host that pools prepared connections pays the read alone.
-pub fn prepare(db: &dyn Db) -> Result<(), DbError> {
+/// that differ, the switch to WAL while the file is not in it (the first request on a new file, before its
+/// first migration), and pending migrations. A setting only writes depend on is left to [`Deferred`], so a
+/// read-only request on a fresh Spin connection (which already waits 5 s for locks and enforces foreign keys,
+/// but syncs `FULL`) runs this one statement. A host that pools prepared connections pays the read alone.
+pub fn prepare(db: &dyn Db) -> Result<Deferred, DbError> {
     let state = db.execute(CONNECTION_STATE, &[])?;
     let row = state.first().ok_or_else(|| DbError::Other("the connection state read returned no row".into()))?;
-    for (name, wanted, statement) in CONNECTION_PRAGMAS {
-        if row.int(name)? != wanted {
-            db.execute(statement, &[])?;
+    let mut deferred = Vec::new();
+    for setting in &CONNECTION_SETTINGS {
+        if row.int(setting.name)? == setting.wanted {
+            continue;
+        }
+        match setting.writes_only {
+            true => deferred.push(setting.statement),
+            false => drop(db.execute(setting.statement, &[])?),
         }
     }
+    let deferred = Deferred(Cell::new(deferred));
     if row.text("journal_mode")?.eq_ignore_ascii_case("delete") {
         switch_to_wal(db)?;
     }
     if row.int("version")? < crate::migrate::latest_version() {
+        deferred.apply(db)?;
         crate::migrate::migrate(db)?;
     }
-    Ok(())
+    Ok(deferred)
+}
+
+/// The settings [`prepare`] found missing that only writes depend on, run just before the connection's
+/// first statement that may write.
+#[derive(Default)]
+pub struct Deferred(Cell<Vec<&'static str>>);
+
+impl Deferred {
+    /// Runs what is still pending on `db` when `sql` may write; a read leaves it pending.
+    pub fn before(&self, db: &dyn Db, sql: &str) -> Result<(), DbError> {
+        match only_reads(sql) {
+            true => Ok(()),
+            false => self.apply(db),
+        }
+    }
+
+    /// Runs what is still pending on `db`, once.
+    pub fn apply(&self, db: &dyn Db) -> Result<(), DbError> {
+        self.0.take().into_iter().try_for_each(|statement| db.execute(statement, &[]).map(drop))
+    }
+}
+
+/// Whether a statement can only read: its first word, after blanks and `--` comments, is `SELECT`.
+/// Anything else (`BEGIN`, `WITH`, a PRAGMA, a write) counts as a possible write.
+fn only_reads(sql: &str) -> bool {
+    let mut rest = sql.trim_start();
+    while let Some(comment) = rest.strip_prefix("--") {
+        rest = comment.split_once('\n').map_or("", |(_, after)| after).trim_start();
+    }
+    let word = rest.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').next().unwrap_or("");
+    word.eq_ignore_ascii_case("select")
 }
 
 /// Switches a rollback-journal file to WAL. The switch needs the file to itself and SQLite does not wait
@@ -58,11 +106,18 @@ pub use spin_db::SpinDb;
 
 #[cfg(target_arch = "wasm32")]
 mod spin_db {
+    use super::Deferred;
     use crate::db::{Db, DbError, Rows, Value};
     use spin_sdk::sqlite;
 
-    /// The Spin `fermyon:spin/sqlite@2.0.0` connection to the `default` database.
-    pub struct SpinDb(sqlite::Connection);
+    /// The Spin `fermyon:spin/sqlite@2.0.0` connection to the `default` database, prepared.
+    pub struct SpinDb {
+        connection: Connection,
+        deferred: Deferred,
+    }
+
+    /// The connection as Spin gives it.
+    struct Connection(sqlite::Connection);
 
     impl SpinDb {
         /// Opens the `default` database, sets PRAGMAs and migrates.
@@ -71,13 +126,20 @@ mod spin_db {
                 sqlite::Error::AccessDenied | sqlite::Error::NoSuchDatabase => DbError::Unavailable(e.to_string()),
                 other => DbError::Other(other.to_string()),
             })?;
-            let db = SpinDb(connection);
-            super::prepare(&db)?;
-            Ok(db)
+            let connection = Connection(connection);
+            let deferred = super::prepare(&connection)?;
+            Ok(SpinDb { connection, deferred })
         }
     }
 
     impl Db for SpinDb {
+        fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
+            self.deferred.before(&self.connection, sql)?;
+            self.connection.execute(sql, params)
+        }
+    }
+
+    impl Db for Connection {
         fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
             let params: Vec<sqlite::Value> = params.iter().map(to_spin).collect();
             let result = self.0.execute(sql, &params).map_err(|e| match e {
@@ -131,14 +193,14 @@ mod native {
             connection.busy_timeout(BUSY_TIMEOUT).map_err(|e| DbError::Other(e.to_string()))?;
             switch_to_wal(&connection)?;
             let db = NativeDb(connection);
-            super::prepare(&db)?;
+            super::prepare(&db)?.apply(&db)?;
             Ok(db)
         }
 
         /// A private in-memory database, migrated.
         pub fn memory() -> Result<Self, DbError> {
             let db = NativeDb(rusqlite::Connection::open_in_memory().map_err(|e| DbError::Other(e.to_string()))?);
-            super::prepare(&db)?;
+            super::prepare(&db)?.apply(&db)?;
             Ok(db)
         }
     }
@@ -239,16 +301,40 @@ mod tests {
         // timeout and this build's foreign keys, SQLite's default `synchronous`.
         let raw = NativeDb(rusqlite::Connection::open(path).unwrap());
         let fresh = Counting(&raw, RefCell::default());
-        prepare(&fresh).unwrap();
-        assert_eq!(*fresh.1.borrow(), [CONNECTION_STATE, "PRAGMA synchronous = NORMAL"]);
+        let deferred = prepare(&fresh).unwrap();
+        assert_eq!(*fresh.1.borrow(), [CONNECTION_STATE], "a read-only request runs one statement");
+        deferred.before(&fresh, "SELECT id FROM tasks").unwrap();
+        assert_eq!(fresh.1.borrow().len(), 1, "a read does not need `synchronous`");
+        deferred.before(&fresh, "UPDATE tasks SET priority = 1").unwrap();
+        deferred.before(&fresh, "BEGIN IMMEDIATE").unwrap();
+        assert_eq!(*fresh.1.borrow(), [CONNECTION_STATE, "PRAGMA synchronous = NORMAL"], "set once, before a write");
         for (pragma, value) in [("busy_timeout", 5000), ("synchronous", 1), ("foreign_keys", 1)] {
             let rows = raw.execute(&format!("PRAGMA {pragma}"), &[]).unwrap();
             assert_eq!(rows.rows, vec![vec![Value::Integer(value)]], "{pragma}");
         }
 
         let again = Counting(&raw, RefCell::default());
-        prepare(&again).unwrap();
+        prepare(&again).unwrap().apply(&again).unwrap();
         assert_eq!(*again.1.borrow(), [CONNECTION_STATE], "a prepared connection is only read");
+    }
+
+    #[test]
+    fn only_a_statement_that_starts_with_select_counts_as_a_read() {
+        for read in ["SELECT 1", "  select id FROM tasks", "-- why\n  -- and how\nSELECT 1", "SELECT(1)"] {
+            assert!(only_reads(read), "{read:?}");
+        }
+        for write in [
+            "UPDATE tasks SET priority = 1",
+            "BEGIN IMMEDIATE",
+            "WITH t AS (SELECT 1) DELETE FROM tasks",
+            "PRAGMA user_version = 3",
+            "-- SELECT\nINSERT INTO tasks DEFAULT VALUES",
+            "SELECTED",
+            "-- only a comment",
+            "",
+        ] {
+            assert!(!only_reads(write), "{write:?}");
+        }
     }
 
     #[test]
@@ -307,7 +393,7 @@ mod tests {
 
     #[test]
     fn a_connection_that_lost_a_setting_gets_that_one_back() {
-        for (pragma, lost) in CONNECTION_PRAGMAS.iter().zip([
+        for (setting, lost) in CONNECTION_SETTINGS.iter().zip([
             "PRAGMA busy_timeout = 0",
             "PRAGMA synchronous = FULL",
             "PRAGMA foreign_keys = OFF",
@@ -315,9 +401,26 @@ mod tests {
             let db = NativeDb::memory().unwrap();
             db.execute(lost, &[]).unwrap();
             let counting = Counting(&db, RefCell::default());
-            prepare(&counting).unwrap();
-            assert_eq!(*counting.1.borrow(), [CONNECTION_STATE, pragma.2], "after {lost}");
+            let deferred = prepare(&counting).unwrap();
+            let at_once = if setting.writes_only { 1 } else { 2 };
+            assert_eq!(counting.1.borrow().len(), at_once, "after {lost}: {:?}", counting.1.borrow());
+            deferred.before(&counting, "INSERT INTO projects DEFAULT VALUES").unwrap();
+            assert_eq!(*counting.1.borrow(), [CONNECTION_STATE, setting.statement], "after {lost}");
         }
+    }
+
+    #[test]
+    fn a_write_only_setting_waits_for_the_first_write_and_a_migration_is_one() {
+        let db = NativeDb(rusqlite::Connection::open_in_memory().unwrap());
+        db.execute("PRAGMA foreign_keys = OFF", &[]).unwrap();
+        let counting = Counting(&db, RefCell::default());
+        let deferred = prepare(&counting).unwrap();
+        let statements = counting.1.borrow().clone();
+        let setting = statements.iter().position(|s| s == "PRAGMA foreign_keys = ON").expect("set");
+        let migration = statements.iter().position(|s| s.contains("CREATE TABLE")).expect("migrated");
+        assert!(setting < migration, "{statements:?}");
+        deferred.before(&counting, "DELETE FROM tasks").unwrap();
+        assert_eq!(counting.1.borrow().len(), statements.len(), "nothing left for the first write");
     }
 }
 
@@ -358,12 +461,12 @@ mod measure {
             }),
         );
         let prepared = open();
-        prepare(&prepared).unwrap();
+        prepare(&prepared).unwrap().apply(&prepared).unwrap();
         report(
             "the state read on a prepared connection",
             median(runs, || timed(|| prepared.execute(CONNECTION_STATE, &[]).unwrap()).1),
         );
-        for (_, _, statement) in CONNECTION_PRAGMAS {
+        for Setting { statement, .. } in CONNECTION_SETTINGS {
             report(
                 statement,
                 median(runs, || {
