@@ -493,4 +493,69 @@ mod measure {
             }),
         );
     }
+
+    /// What the triggers add to preparing a write on a fresh connection whose schema is already read: Spin
+    /// prepares every statement again on each request, our host once per pooled connection (docs/spin.md).
+    #[test]
+    #[ignore = "a measurement: cargo test --release -p conveyor-core --lib measure -- --ignored --nocapture"]
+    fn measure_what_the_triggers_cost_a_prepare() {
+        let platform = crate::testing::TestPlatform::new("measure-triggers");
+        drop(NativeDb::open(&platform.path).unwrap());
+        let from = crate::store::tasks::ClaimFrom { project: Some(1), ..Default::default() };
+        let (claim, _) = crate::store::tasks::claim_statement(1, &from, 1, 0);
+        let statements = [
+            ("the claim's UPDATE", claim.as_str()),
+            (
+                "a release's UPDATE",
+                "UPDATE tasks SET status = 'closed', progress = 100, lease_expires_at = NULL, released_as = 0, \
+                 closed_at = ?1, updated_at = ?1 WHERE id = ?1 AND assignee = ?1 AND status = 'assigned' RETURNING id",
+            ),
+            (
+                "a task INSERT",
+                "INSERT INTO tasks (project, priority, recipe, hash64, max_retries, max_assign_time, \
+                 verification_count, created_at, updated_at) VALUES (?1, 0, 'x', 0, 3, 0, 0, 1, 1) RETURNING id",
+            ),
+            ("a worker read", "SELECT id, alias FROM workers WHERE id = ?1"),
+        ];
+        let prepare_on = |path: &std::path::Path, sql: &str| {
+            median(300, || {
+                let connection = rusqlite::Connection::open(path).unwrap();
+                connection.query_row("SELECT 1", [], |_| Ok(())).unwrap();
+                timed(|| drop(connection.prepare(sql).unwrap())).1
+            })
+        };
+        let without = |triggers: &str| {
+            let label: String = triggers.chars().filter(char::is_ascii_alphanumeric).collect();
+            let path = platform.path.with_extension(format!("without-{label}"));
+            std::fs::copy(&platform.path, &path).unwrap();
+            let connection = rusqlite::Connection::open(&path).unwrap();
+            let names: Vec<String> = connection
+                .prepare(&format!("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND {triggers}"))
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            names.iter().for_each(|name| connection.execute_batch(&format!("DROP TRIGGER {name}")).unwrap());
+            path
+        };
+        let micros = |time: Duration| time.as_secs_f64() * 1e6;
+        let bare = without("1");
+        for (name, sql) in statements {
+            let (with, none) = (prepare_on(&platform.path, sql), prepare_on(&bare, sql));
+            eprintln!("prepare {name:<40} {:>8.1} µs, {:>8.1} µs without triggers", micros(with), micros(none));
+        }
+        let connection = rusqlite::Connection::open(&platform.path).unwrap();
+        let on_tasks: Vec<String> = connection
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'tasks' ORDER BY name")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for name in on_tasks {
+            let path = without(&format!("name = '{name}'"));
+            eprintln!("prepare the claim's UPDATE without {name:<30} {:>8.1} µs", micros(prepare_on(&path, &claim)));
+        }
+    }
 }
