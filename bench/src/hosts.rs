@@ -103,7 +103,7 @@ pub async fn pass(
 
     // The fixture on the app's database: its schema is the app's.
     let fixture = repo.join("tests/fixture/spin.toml");
-    let (serving, api) = Serving::start(host, spin, fixture, &dir.join("app"), &cache).await?;
+    let (serving, api) = Serving::start(host, spin, fixture.clone(), &dir.join("app"), &cache).await?;
     let api = Arc::new(api);
     let bare = "bare component: one SQLite read";
     results.push(scenarios::gets(api.clone(), "/fixture/sqlite", bare, plan, concurrency).await);
@@ -112,7 +112,6 @@ pub async fn pass(
     serving.stop().await?;
 
     // The same read on a database with no schema: what the host itself allows a request.
-    let fixture = repo.join("tests/fixture/spin.toml");
     let (serving, api) = Serving::start(host, spin, fixture, &dir.join("empty"), &cache).await?;
     let (status, answer) = api.send("GET", "/fixture/schema", Auth::None, None).await?;
     let answer = String::from_utf8_lossy(&answer);

@@ -23,7 +23,7 @@ const CANCELLABLE: &str = "'new', 'assigned', 'failed'";
 const OPEN: &str = "'new', 'assigned', 'failed'";
 
 /// What closing a released task sets, but for its result (parameters: closed_at, updated_at).
-const CLOSE: &str =
+pub(crate) const CLOSE: &str =
     "status = 'closed', progress = 100, lease_expires_at = NULL, released_as = 0, closed_at = ?, updated_at = ?";
 
 /// The lease of a claim or an `extend: true` heartbeat, as SQL over the row.
@@ -110,7 +110,7 @@ pub fn result(db: &dyn Db, id: i64) -> Result<Option<(i64, Option<String>)>, DbE
 }
 
 /// The columns a submit writes (after `id` in a bulk), and [`insert_values`] in the same order.
-const INSERT_COLUMNS: &str =
+pub(crate) const INSERT_COLUMNS: &str =
     "project, priority, recipe, hash64, max_retries, max_assign_time, verification_count, created_at, updated_at";
 
 fn insert_values(project: i64, task: &NewTask, now: i64) -> [Value; 9] {
