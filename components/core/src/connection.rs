@@ -278,18 +278,8 @@ mod native {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::{Rows, Value};
-    use std::cell::RefCell;
-
-    /// Records every statement it passes on.
-    struct Counting<'a>(&'a dyn Db, RefCell<Vec<String>>);
-
-    impl Db for Counting<'_> {
-        fn execute(&self, sql: &str, params: &[Value]) -> Result<Rows, DbError> {
-            self.1.borrow_mut().push(sql.to_string());
-            self.0.execute(sql, params)
-        }
-    }
+    use crate::db::Value;
+    use crate::testing::Recording;
 
     #[test]
     fn a_prepared_connection_costs_one_statement_and_a_fresh_one_only_what_it_lacks() {
@@ -300,7 +290,7 @@ mod tests {
         // A fresh connection to a migrated file, as Spin opens one for each request: rusqlite's 5 s busy
         // timeout and this build's foreign keys, SQLite's default `synchronous`.
         let raw = NativeDb(rusqlite::Connection::open(path).unwrap());
-        let fresh = Counting(&raw, RefCell::default());
+        let fresh = Recording::new(&raw);
         let deferred = prepare(&fresh).unwrap();
         assert_eq!(*fresh.1.borrow(), [CONNECTION_STATE], "a read-only request runs one statement");
         deferred.before(&fresh, "SELECT id FROM tasks").unwrap();
@@ -313,7 +303,7 @@ mod tests {
             assert_eq!(rows.rows, vec![vec![Value::Integer(value)]], "{pragma}");
         }
 
-        let again = Counting(&raw, RefCell::default());
+        let again = Recording::new(&raw);
         prepare(&again).unwrap().apply(&again).unwrap();
         assert_eq!(*again.1.borrow(), [CONNECTION_STATE], "a prepared connection is only read");
     }
@@ -342,7 +332,7 @@ mod tests {
         let platform = crate::testing::TestPlatform::new("prepare-wal");
         // What Spin creates: a new file in rollback-journal mode.
         let raw = NativeDb(rusqlite::Connection::open(&platform.path).unwrap());
-        let first = Counting(&raw, RefCell::default());
+        let first = Recording::new(&raw);
         prepare(&first).unwrap();
         let statements = first.1.borrow().clone();
         let wal = statements.iter().position(|s| s == WAL).expect("switched to WAL");
@@ -353,7 +343,7 @@ mod tests {
 
         // The mode is the file's: the next connection finds it.
         let next = NativeDb(rusqlite::Connection::open(&platform.path).unwrap());
-        let counting = Counting(&next, RefCell::default());
+        let counting = Recording::new(&next);
         prepare(&counting).unwrap();
         assert!(!counting.1.borrow().iter().any(|s| s == WAL));
     }
@@ -400,7 +390,7 @@ mod tests {
         ]) {
             let db = NativeDb::memory().unwrap();
             db.execute(lost, &[]).unwrap();
-            let counting = Counting(&db, RefCell::default());
+            let counting = Recording::new(&db);
             let deferred = prepare(&counting).unwrap();
             let at_once = if setting.writes_only { 1 } else { 2 };
             assert_eq!(counting.1.borrow().len(), at_once, "after {lost}: {:?}", counting.1.borrow());
@@ -413,7 +403,7 @@ mod tests {
     fn a_write_only_setting_waits_for_the_first_write_and_a_migration_is_one() {
         let db = NativeDb(rusqlite::Connection::open_in_memory().unwrap());
         db.execute("PRAGMA foreign_keys = OFF", &[]).unwrap();
-        let counting = Counting(&db, RefCell::default());
+        let counting = Recording::new(&db);
         let deferred = prepare(&counting).unwrap();
         let statements = counting.1.borrow().clone();
         let setting = statements.iter().position(|s| s == "PRAGMA foreign_keys = ON").expect("set");

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../sql/0007_session_scope.sql"),
     include_str!("../../../sql/0008_metrics.sql"),
     include_str!("../../../sql/0009_log_quota.sql"),
+    include_str!("../../../sql/0010_transition_triggers.sql"),
 ];
 
 /// The schema version this build expects.

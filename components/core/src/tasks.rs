@@ -305,3 +305,5 @@ impl Action {
 pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod triggers;

@@ -5,6 +5,7 @@ use crate::connection::NativeDb;
 use crate::db::{Db, DbError};
 use crate::error::ApiError;
 use crate::platform::{Kv, MemoryKv, Platform};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,5 +62,21 @@ impl Platform for TestPlatform {
     }
     fn variable(&self, name: &str) -> Option<String> {
         self.variables.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+}
+
+/// A database that passes every statement on to `.0` and records its text in `.1`.
+pub struct Recording<'a>(pub &'a dyn Db, pub RefCell<Vec<String>>);
+
+impl<'a> Recording<'a> {
+    pub fn new(db: &'a dyn Db) -> Self {
+        Recording(db, RefCell::default())
+    }
+}
+
+impl Db for Recording<'_> {
+    fn execute(&self, sql: &str, params: &[crate::db::Value]) -> Result<crate::db::Rows, DbError> {
+        self.1.borrow_mut().push(sql.to_string());
+        self.0.execute(sql, params)
     }
 }

@@ -481,8 +481,8 @@ fn changed_inside_transaction() -> DbError {
 pub fn cancel(db: &dyn Db, id: i64, now: i64) -> Result<Option<Task>, DbError> {
     let rows = db.execute(
         &format!(
-            "UPDATE tasks SET status = 'cancelled', lease_expires_at = NULL, updated_at = ? \
-             WHERE id = ? AND status IN ({CANCELLABLE}) RETURNING {COLUMNS}"
+            "UPDATE tasks SET status = 'cancelled', lease_expires_at = NULL, cancelled_at = ?1, updated_at = ?1 \
+             WHERE id = ?2 AND status IN ({CANCELLABLE}) RETURNING {COLUMNS}"
         ),
         &[now.into(), id.into()],
     )?;
