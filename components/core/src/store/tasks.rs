@@ -22,7 +22,8 @@ const CANCELLABLE: &str = "'new', 'assigned', 'failed'";
 /// Open statuses (`TaskStatus::is_open`): priority may still change.
 const OPEN: &str = "'new', 'assigned', 'failed'";
 
-/// What closing a released task sets, but for its result (parameters: closed_at, updated_at).
+/// What closing a released task sets, but for its result (parameters: closed_at, updated_at). Every close sets
+/// `closed_at` through this: the trigger that follows a close (`tasks_closed`) listens to that column.
 pub(crate) const CLOSE: &str =
     "status = 'closed', progress = 100, lease_expires_at = NULL, released_as = 0, closed_at = ?, updated_at = ?";
 
@@ -383,7 +384,7 @@ pub fn release(
 }
 
 /// OK. Without a quorum to reach this is one guarded UPDATE; closing credits the worker and chains a copy
-/// into the chained project (trigger `tasks_closed`, `sql/0003_task_triggers.sql`). With a quorum: record the
+/// into the chained project (trigger `tasks_closed`, `sql/0010_transition_triggers.sql`). With a quorum: record the
 /// vote, then close (crediting the other agreeing workers too) or return the task to `new` for another
 /// worker, in one transaction.
 fn release_ok(
@@ -477,7 +478,8 @@ fn changed_inside_transaction() -> DbError {
 }
 
 /// new/assigned/failed → cancelled (`None` from another status). An assignee keeps the task so its next
-/// heartbeat answers `abort: true`.
+/// heartbeat answers `abort: true`. Sets `cancelled_at`, which the trigger that finishes a cancelled
+/// Project-W job listens to (`projectw_task_cancelled`).
 pub fn cancel(db: &dyn Db, id: i64, now: i64) -> Result<Option<Task>, DbError> {
     let rows = db.execute(
         &format!(
