@@ -510,11 +510,8 @@ mod measure {
                 timed(|| drop(connection.prepare(sql).unwrap())).1
             })
         };
-        let triggers = |path: &std::path::Path, filter: &str| -> Vec<String> {
-            let connection = rusqlite::Connection::open(path).unwrap();
-            let sql = format!("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND {filter} ORDER BY name");
-            let mut statement = connection.prepare(&sql).unwrap();
-            statement.query_map([], |row| row.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+        let triggers = |path: &std::path::Path, filter: &str| {
+            crate::testing::trigger_names(&rusqlite::Connection::open(path).unwrap(), filter)
         };
         // A copy of the migrated file without the triggers `filter` selects.
         let without = |filter: &str| {

@@ -80,3 +80,10 @@ impl Db for Recording<'_> {
         self.0.execute(sql, params)
     }
 }
+
+/// The names of the triggers in `connection`'s schema that `filter` (SQL over `sqlite_schema`) selects, sorted.
+pub fn trigger_names(connection: &rusqlite::Connection, filter: &str) -> Vec<String> {
+    let sql = format!("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND {filter} ORDER BY name");
+    let mut statement = connection.prepare(&sql).unwrap();
+    statement.query_map([], |row| row.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+}

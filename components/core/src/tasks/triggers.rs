@@ -7,7 +7,7 @@ use crate::connection::NativeDb;
 use crate::db::Db;
 use crate::domain::task::{ReleaseRequest, TaskStatus};
 use crate::tasks::fixtures::{Fx, T0};
-use crate::testing::Recording;
+use crate::testing::{Recording, trigger_names};
 
 /// The one statement `work` ran on `recording`.
 fn only(recording: &Recording, work: impl FnOnce(&dyn Db)) -> String {
@@ -29,9 +29,7 @@ fn compiled_into(db: &NativeDb, sql: &str) -> Vec<String> {
         std::iter::from_fn(|| steps.next().unwrap().map(drop)).count()
     };
     let all = length();
-    let mut names = connection.prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' ORDER BY name").unwrap();
-    let names: Vec<String> = names.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
-    names
+    trigger_names(connection, "1")
         .into_iter()
         .filter(|name| {
             connection.execute_batch(&format!("SAVEPOINT probe; DROP TRIGGER {name}")).unwrap();
